@@ -1,0 +1,104 @@
+"""Settings from the environment (and `.env`), SPEC section 1. Read once, passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+# A supported Admin API version, pinned so that a Shopify release never changes what we send.
+DEFAULT_SHOPIFY_API_VERSION = "2025-01"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _opt(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    supabase_url: str | None = None
+    supabase_key: str | None = field(default=None, repr=False)
+    sqlite_path: str = "data/api_sync.db"
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    max_workers: int = 4
+    lease_seconds: int = 900
+    lookback_minutes: int = 10
+    log_dir: str = "logs"
+    log_level: str = "INFO"
+    shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    shopify_base_url: str | None = None
+    amazon_sp_api_base_url: str | None = None
+    amazon_lwa_token_url: str | None = None
+    admin_api_token: str | None = field(default=None, repr=False)
+    supabase_jwt_secret: str | None = field(default=None, repr=False)
+    port: int = 8000
+    # The whole environment, for platform-specific tuning knobs (documented in the README).
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def store_kind(self) -> str:
+        if self.database_url:
+            return "postgres"
+        if self.supabase_url and self.supabase_key:
+            return "supabase"
+        return "sqlite"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
+        if env is None:
+            if load_dotenv:
+                from dotenv import load_dotenv as _load
+
+                _load(Path.cwd() / ".env", override=False)
+            env = os.environ
+        env = dict(env)
+        keys = tuple(k.strip() for k in env.get("CREDENTIALS_ENCRYPTION_KEY", "").split(",") if k.strip())
+        level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {level!r}")
+        database_url = _opt(env, "DATABASE_URL")
+        if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("DATABASE_URL must start with postgresql:// (for Supabase: the pooler connection string)")
+        return cls(
+            database_url=database_url,
+            supabase_url=_opt(env, "SUPABASE_URL"),
+            supabase_key=_opt(env, "SUPABASE_SERVICE_ROLE_KEY") or _opt(env, "SUPABASE_KEY"),
+            sqlite_path=_opt(env, "SQLITE_PATH") or "data/api_sync.db",
+            encryption_keys=keys,
+            max_workers=_int(env, "SYNC_MAX_WORKERS", 4),
+            lease_seconds=_int(env, "SYNC_LEASE_SECONDS", 900),
+            lookback_minutes=_int(env, "SYNC_LOOKBACK_MINUTES", 10, minimum=0),
+            log_dir=_opt(env, "LOG_DIR") or "logs",
+            log_level=level,
+            shopify_api_version=_opt(env, "SHOPIFY_API_VERSION") or DEFAULT_SHOPIFY_API_VERSION,
+            shopify_base_url=_opt(env, "SHOPIFY_BASE_URL"),
+            amazon_sp_api_base_url=_opt(env, "AMAZON_SP_API_BASE_URL"),
+            amazon_lwa_token_url=_opt(env, "AMAZON_LWA_TOKEN_URL"),
+            admin_api_token=_opt(env, "ADMIN_API_TOKEN"),
+            supabase_jwt_secret=_opt(env, "SUPABASE_JWT_SECRET"),
+            port=_int(env, "PORT", 8000),
+            env=env,
+        )
+
+    def secret_values(self) -> list[str]:
+        """Values the log redaction filter must never let through."""
+        values = [*self.encryption_keys, self.supabase_key, self.admin_api_token, self.supabase_jwt_secret]
+        return [v for v in values if v]

@@ -1,0 +1,51 @@
+"""The interface every platform (Shopify, Amazon, a test double) implements.
+
+A platform turns an integration's decrypted secrets into a `Connection`; the engine then calls
+`test()` once and `fetch()` once per data type. `fetch` streams `Page`s: it must not hold a whole
+shop in memory, and it decides when the stream's cursor may move (see `Page.state`).
+
+Errors: raise `CredentialError` for secrets that are unusable as given, `AuthError` when the platform
+rejects them, `DataTypeSkipped` when one data type cannot be synced for a reason the user should see
+but that should not fail the integration, `PlatformError` (or `IncompleteDataError`) otherwise.
+Messages must never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Protocol
+
+from ..config import Settings
+from ..errors import CredentialError
+from ..models import Page, StreamRequest
+
+
+class Connection(Protocol):
+    def test(self) -> str:
+        """A cheap authenticated call; returns a short description (e.g. the shop's name)."""
+
+    def fetch(self, request: StreamRequest) -> Iterator[Page]:
+        """Yield the data type's records changed since `request.state` (minus the lookback)."""
+
+    def close(self) -> None: ...
+
+
+class Platform(Protocol):
+    name: str
+    data_types: tuple[str, ...]
+
+    def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
+        """Raise CredentialError naming what is missing or malformed (never echoing a value)."""
+
+    def connect(self, secrets: Mapping[str, Any], settings: Settings) -> Connection: ...
+
+
+def require_fields(platform: str, secrets: Mapping[str, Any], fields: tuple[str, ...]) -> None:
+    """Shared check for the secrets JSON (SPEC section 2)."""
+    if not isinstance(secrets, Mapping):
+        raise CredentialError(f"{platform} secrets must be a JSON object")
+    missing = [f for f in fields if not secrets.get(f)]
+    if missing:
+        raise CredentialError(
+            f"{platform} credentials lack {', '.join(repr(m) for m in missing)}: "
+            f"store the integration again with `python -m sync credentials add`"
+        )
