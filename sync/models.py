@@ -13,6 +13,11 @@ DATA_TYPES = {
     "amazon": ("orders", "products", "inventory"),
 }
 TRIGGERS = ("cron", "manual", "api")
+# The secrets JSON of each platform (SPEC section 2); "seller_id" is optional for Amazon.
+REQUIRED_SECRETS = {
+    "shopify": ("shop_domain", "access_token"),
+    "amazon": ("refresh_token", "lwa_app_id", "lwa_client_secret", "marketplace_ids"),
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,159 @@
+"""`python -m sync ...`: init-db, credentials add|list|remove|test|rotate-key, status (SPEC section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .config import Settings
+from .errors import ConfigError, SyncError
+from .models import PLATFORMS
+
+
+def _read_secrets(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the secrets file {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ConfigError(f"the secrets file {path} is not valid JSON") from None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, title=title)
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row))
+    Console(soft_wrap=True).print(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sync", description="API Sync administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init-db", help="create or upgrade the tables (idempotent, keeps data)")
+
+    creds = sub.add_parser("credentials", help="manage integrations and their encrypted secrets")
+    csub = creds.add_subparsers(dest="action", required=True)
+    add = csub.add_parser("add", help="store an integration; prints its credential_id last")
+    add.add_argument("--client-id", required=True)
+    add.add_argument("--platform", required=True, choices=PLATFORMS)
+    add.add_argument("--name", required=True)
+    add.add_argument("--secrets-file", required=True, help="JSON file with the secrets, or - for stdin")
+    add.add_argument("--frequency-hours", type=int, default=24)
+    lst = csub.add_parser("list", help="list integrations (never secrets)")
+    lst.add_argument("--client-id")
+    lst.add_argument("--platform", choices=PLATFORMS)
+    rm = csub.add_parser("remove", help="remove an integration (its stored data stays)")
+    rm.add_argument("credential_id")
+    test = csub.add_parser("test", help="connection test only")
+    test.add_argument("credential_id")
+    csub.add_parser("rotate-key", help="re-encrypt every credential under the first key")
+
+    status = sub.add_parser("status", help="integrations with their status, last and next sync, last error")
+    status.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from . import credentials as creds
+    from .ids import normalize_uuid
+    from .store import open_store
+
+    if args.command == "credentials" and args.action == "add":
+        # Validate before touching the database: bad input writes nothing.
+        secrets = _read_secrets(args.secrets_file)
+        creds.validate_new_integration(args.client_id, args.platform, args.frequency_hours, secrets)
+    if args.command == "credentials" and args.action == "list" and args.client_id:
+        args.client_id = normalize_uuid(args.client_id)
+
+    store = open_store(settings)
+    try:
+        if args.command == "init-db":
+            store.init_db()
+            print(f"Tables are ready ({store.kind}).")
+            return 0
+        store.ensure_schema()
+        if args.command == "status":
+            return _status(store, args.json)
+        if args.action == "add":
+            credential_id = creds.add_integration(
+                store, settings, client_id=args.client_id, platform=args.platform, name=args.name,
+                secrets=secrets, frequency_hours=args.frequency_hours)
+            print(f"Stored {args.platform} integration {args.name!r} for client {normalize_uuid(args.client_id)}; "
+                  "it is due now.")
+            print(credential_id)
+            return 0
+        if args.action == "list":
+            rows = store.list_integrations(args.client_id, args.platform)
+            _table(["credential_id", "client_id", "platform", "name", "active", "status", "every (h)"],
+                   [[i.credential_id, i.client_id, i.platform_type, i.display_name, i.is_active, i.status,
+                     i.sync_frequency_hours] for i in rows])
+            return 0
+        if args.action == "remove":
+            integration = creds.get_integration(store, args.credential_id)
+            store.delete_integration(integration.credential_id)
+            print(f"Removed integration {integration.credential_id} (its stored data stays in its table).")
+            return 0
+        if args.action == "test":
+            try:
+                said = creds.test_connection(store, settings, args.credential_id)
+            except ConfigError:
+                raise
+            except SyncError as exc:
+                print(f"❌ Connection test failed: {exc}")
+                return 1
+            print(f"✅ Connection test passed: {said}")
+            return 0
+        if args.action == "rotate-key":
+            report = creds.rotate_key(store, settings)
+            print(f"Re-encrypted {report.rotated} credential(s) under the first key.")
+            for credential_id, reason in report.failed.items():
+                print(f"❌ {credential_id}: {reason}")
+            return 1 if report.failed else 0
+    finally:
+        store.close()
+    return 2
+
+
+def _status(store, as_json: bool) -> int:
+    rows = store.list_integrations()
+    if as_json:
+        print(json.dumps([{
+            "credential_id": i.credential_id, "client_id": i.client_id, "platform_type": i.platform_type,
+            "display_name": i.display_name, "is_active": i.is_active, "status": i.status,
+            "last_sync_at": i.last_sync_at.isoformat() if i.last_sync_at else None,
+            "next_sync_at": i.next_sync_at.isoformat() if i.next_sync_at else None,
+            "consecutive_failures": i.consecutive_failures, "error_message": i.error_message,
+        } for i in rows], indent=2))
+        return 0
+    _table(["credential_id", "client", "platform", "name", "status", "last sync", "next sync", "fails",
+            "last error"],
+           [[i.credential_id, i.client_id, i.platform_type, i.display_name,
+             i.status if i.is_active else f"{i.status} (inactive)", i.last_sync_at, i.next_sync_at or "due now",
+             i.consecutive_failures, i.error_message] for i in rows],
+           title="API integrations")
+    return 0

@@ -1,0 +1,97 @@
+"""Integrations and their secrets: add, list, remove, test, rotate the encryption key."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .config import Settings
+from .crypto import SecretBox, is_plaintext
+from .errors import ConfigError, CredentialError, SyncError
+from .ids import normalize_uuid
+from .models import PLATFORMS, REQUIRED_SECRETS, Integration
+from .platforms import PlatformRegistry
+from .platforms.base import require_fields
+from .store.base import Store
+
+
+def validate_new_integration(client_id: str, platform: str, frequency_hours: int, secrets: Any) -> str:
+    """Everything checkable before writing; returns the canonical client id. ConfigError otherwise."""
+    client = normalize_uuid(client_id)
+    if platform not in PLATFORMS:
+        raise ConfigError(f"unknown platform {platform!r}: use one of {', '.join(PLATFORMS)}")
+    if not isinstance(frequency_hours, int) or frequency_hours <= 0:
+        raise ConfigError(f"sync frequency must be a whole number of hours above 0, got {frequency_hours!r}")
+    try:
+        require_fields(platform, secrets, REQUIRED_SECRETS[platform])
+    except CredentialError as exc:
+        raise ConfigError(str(exc).split(":")[0] + ": fix the secrets file") from None
+    if platform == "amazon" and not isinstance(secrets.get("marketplace_ids"), list):
+        raise ConfigError("amazon 'marketplace_ids' must be a list of marketplace ids, e.g. [\"ATVPDKIKX0DER\"]")
+    return client
+
+
+def add_integration(store: Store, settings: Settings, *, client_id: str, platform: str, name: str | None,
+                    secrets: Mapping[str, Any], frequency_hours: int = 24,
+                    now: datetime | None = None) -> str:
+    client = validate_new_integration(client_id, platform, frequency_hours, secrets)
+    box = SecretBox(settings.encryption_keys)
+    token = box.encrypt(secrets)  # ConfigError without a key: secrets are never stored in plaintext
+    now = now or datetime.now(timezone.utc)
+    integration = Integration(
+        credential_id=str(uuid.uuid4()), client_id=client, platform_type=platform, display_name=name,
+        credentials=token, status="pending", is_active=True, next_sync_at=None,
+        sync_frequency_hours=frequency_hours, created_at=now, updated_at=now,
+    )
+    store.insert_integration(integration)
+    return integration.credential_id
+
+
+def get_integration(store: Store, credential_id: str) -> Integration:
+    integration = store.get_integration(normalize_uuid(credential_id, "credential id"))
+    if integration is None:
+        raise ConfigError(f"no integration with credential id {credential_id}")
+    return integration
+
+
+def test_connection(store: Store, settings: Settings, credential_id: str,
+                    platforms: PlatformRegistry | None = None) -> str:
+    """The connection test alone; returns what the platform said (SyncError when it fails)."""
+    integration = get_integration(store, credential_id)
+    secrets = SecretBox(settings.encryption_keys).decrypt(integration.credentials)
+    platform = (platforms or PlatformRegistry()).get(integration.platform_type)
+    platform.validate_secrets(secrets)
+    connection = platform.connect(secrets, settings)
+    try:
+        return connection.test()
+    finally:
+        connection.close()
+
+
+@dataclass
+class RotationReport:
+    rotated: int
+    failed: dict[str, str]  # credential_id -> reason
+
+
+def rotate_key(store: Store, settings: Settings) -> RotationReport:
+    """Re-encrypt every stored credential under the first key (and encrypt any plaintext left over)."""
+    box = SecretBox(settings.encryption_keys)
+    if not box.enabled:
+        raise ConfigError("CREDENTIALS_ENCRYPTION_KEY is not set")
+    rotated, failed = 0, {}
+    for integration in store.list_integrations():
+        if not integration.credentials:
+            continue
+        try:
+            store.set_credentials_blob(integration.credential_id, box.rotate(integration.credentials))
+            rotated += 1
+        except SyncError as exc:
+            failed[integration.credential_id] = str(exc)
+    return RotationReport(rotated=rotated, failed=failed)
+
+
+def needs_encryption(integration: Integration, box: SecretBox) -> bool:
+    return bool(box.enabled and integration.credentials and is_plaintext(integration.credentials))

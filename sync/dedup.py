@@ -1,0 +1,49 @@
+"""Dedup: decide, for one page, which records are new, which changed and which can be skipped.
+
+Hashes are compared before anything is sent to the database, so an unchanged record costs one
+hash comparison and no write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from .hashing import canonical_json, content_hash
+from .models import Record
+from .store.base import StagedRow
+
+
+@dataclass
+class PagePlan:
+    rows: list[StagedRow]  # to write: new and updated
+    new: int
+    updated: int
+    unchanged: int  # includes repeats of one id within the page
+
+
+def stage(records: Iterable[Record]) -> tuple[dict[str, StagedRow], int]:
+    """Serialize and hash each record once; a later copy of the same id in a page wins.
+
+    Returns the staged rows by id and how many records were repeats within the page.
+    """
+    staged: dict[str, StagedRow] = {}
+    seen = 0
+    for record in records:
+        seen += 1
+        text = canonical_json(record.data)
+        staged[record.external_id] = StagedRow(record.external_id, text, content_hash(text), record.updated_at)
+    return staged, seen - len(staged)
+
+
+def classify(staged: Mapping[str, StagedRow], stored_hashes: Mapping[str, str], repeats: int = 0) -> PagePlan:
+    rows: list[StagedRow] = []
+    new = updated = 0
+    for external_id, row in staged.items():
+        if external_id not in stored_hashes:
+            new += 1
+            rows.append(row)
+        elif stored_hashes[external_id] != row.record_hash:
+            updated += 1
+            rows.append(row)
+    return PagePlan(rows=rows, new=new, updated=updated, unchanged=len(staged) - new - updated + repeats)

@@ -1,0 +1,312 @@
+"""The sync engine: claim -> fetch -> dedup -> store -> record, for every due integration.
+
+`SyncEngine.run` claims due integrations one at a time per worker thread (so several processes share
+the work fairly), syncs each data type page by page, and records one result row per integration.
+One integration's failure never stops the others; data already committed always stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Protocol
+
+from . import dedup, schedule
+from .config import Settings
+from .crypto import SecretBox, is_plaintext, secret_strings
+from .errors import AuthError, CredentialError, DataTypeSkipped, SyncError
+from .leases import LeaseKeeper
+from .logs import Redactor
+from .models import Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult
+from .platforms import PlatformRegistry
+from .platforms.base import Connection
+from .store import open_store
+from .store.base import LeaseLost, Store
+
+log = logging.getLogger("api_sync_cron")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Progress(Protocol):
+    """What a front end (the manual script's progress bars) hears while a run goes on."""
+
+    def integration_started(self, integration: Integration) -> None: ...
+    def page_stored(self, integration: Integration, data_type: str, counts: StreamCounts) -> None: ...
+    def integration_finished(self, integration: Integration, result: SyncResult) -> None: ...
+
+
+class NoProgress:
+    def integration_started(self, integration: Integration) -> None:
+        pass
+
+    def page_stored(self, integration: Integration, data_type: str, counts: StreamCounts) -> None:
+        pass
+
+    def integration_finished(self, integration: Integration, result: SyncResult) -> None:
+        pass
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    due: int = 0
+    results: list[SyncResult] = field(default_factory=list)
+
+    @property
+    def synced(self) -> int:
+        return sum(1 for r in self.results if r.success)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if not r.success)
+
+    @property
+    def status(self) -> str:
+        if self.failed == 0:
+            return "succeeded"
+        return "partial" if self.synced else "failed"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "due": self.due,
+            "synced": self.synced,
+            "failed": self.failed,
+            "results": [r.summary() for r in self.results],
+        }
+
+
+class _StopSync(Exception):
+    """Internal: a data type failed in a way that ends the whole integration's sync."""
+
+
+class SyncEngine:
+    def __init__(self, settings: Settings, *, store_factory: Callable[[], Store] | None = None,
+                 platforms: PlatformRegistry | None = None, clock: Callable[[], datetime] = utcnow,
+                 redactor: Redactor | None = None, progress: Progress | None = None):
+        self.settings = settings
+        self._store_factory = store_factory or (lambda: open_store(settings))
+        self._platforms = platforms or PlatformRegistry()
+        self._clock = clock
+        self._redactor = redactor or Redactor(settings.secret_values())
+        self._progress = progress or NoProgress()
+        self._box = SecretBox(settings.encryption_keys)
+        self._lookback = timedelta(minutes=settings.lookback_minutes)
+
+    # -- the run ------------------------------------------------------------------------------------
+    def list_due(self, params: RunParams) -> list[Integration]:
+        store = self._store_factory()
+        try:
+            store.ensure_schema()
+            return store.list_due(self._clock(), params)
+        finally:
+            store.close()
+
+    def run(self, params: RunParams, *, workers: int | None = None, run_id: str | None = None) -> RunSummary:
+        run_id = run_id or str(uuid.uuid4())
+        summary = RunSummary(run_id=run_id, started_at=self._clock())
+        log.info("🚀 Starting full API sync cron job (run %s, triggered by %s)", run_id, params.triggered_by)
+        store = self._store_factory()
+        try:
+            store.ensure_schema()
+            due = store.list_due(summary.started_at, params)
+            summary.due = len(due)
+            log.info("🔍 Found %d API integrations due for sync", summary.due)
+            store.start_run(run_id, params, summary.started_at)
+            if due:
+                self._run_workers(run_id, params, min(workers or self.settings.max_workers, len(due)), summary)
+            summary.finished_at = self._clock()
+            store.finish_run(run_id, summary.status, summary.finished_at, summary.as_json())
+        finally:
+            store.close()
+        log.info("🏁 API sync cron job finished: %d synced, %d failed, %.1fs", summary.synced, summary.failed,
+                 (summary.finished_at - summary.started_at).total_seconds())
+        return summary
+
+    def _run_workers(self, run_id: str, params: RunParams, workers: int, summary: RunSummary) -> None:
+        attempted: set[str] = set()
+        lock = threading.Lock()
+        base_id = f"{socket.gethostname()}:{os.getpid()}:{run_id[:8]}"
+        with LeaseKeeper(self._store_factory, self.settings.lease_seconds, self._clock) as leases:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+                futures = [pool.submit(self._worker, f"{base_id}:{i}", run_id, params, attempted, lock, summary,
+                                       leases) for i in range(workers)]
+                for future in futures:
+                    future.result()
+
+    def _worker(self, worker_id: str, run_id: str, params: RunParams, attempted: set[str], lock: threading.Lock,
+                summary: RunSummary, leases: LeaseKeeper) -> None:
+        store = self._store_factory()
+        try:
+            while True:
+                with lock:
+                    exclude = list(attempted)
+                integration = store.claim_next(self._clock(), params, worker_id, leases.lease_until(), exclude)
+                if integration is None:
+                    return
+                with lock:
+                    attempted.add(integration.credential_id)
+                result = self._sync_integration(store, integration, run_id, params, worker_id, leases)
+                with lock:
+                    summary.results.append(result)
+        except Exception:
+            # Only the store itself failing gets here; held leases expire and a later run retries.
+            log.exception("❌ Worker %s stopped: the database failed", worker_id)
+        finally:
+            store.close()
+
+    # -- one integration ----------------------------------------------------------------------------
+    def _sync_integration(self, store: Store, integration: Integration, run_id: str, params: RunParams,
+                          worker_id: str, leases: LeaseKeeper) -> SyncResult:
+        started = self._clock()
+        result = SyncResult(run_id=run_id, credential_id=integration.credential_id, client_id=integration.client_id,
+                            platform_type=integration.platform_type, triggered_by=params.triggered_by,
+                            started_at=started)
+        label = f"Client {integration.client_id} ({integration.platform_type} - {integration.display_name or '-'})"
+        log.info("🔄 Starting API sync for %s", label)
+        self._progress.integration_started(integration)
+        leases.hold(integration.credential_id, worker_id)
+        connection: Connection | None = None
+        try:
+            secrets = self._box.decrypt(integration.credentials)
+            self._redactor.add(secret_strings(secrets))
+            if self._box.enabled and is_plaintext(integration.credentials or ""):
+                # A row from the guide's first version: encrypt it now that a key is set.
+                store.set_credentials_blob(integration.credential_id, self._box.encrypt(secrets))
+            platform = self._platforms.get(integration.platform_type)
+            platform.validate_secrets(secrets)
+            store.ensure_data_table(integration.client_id)
+            connection = platform.connect(secrets, self.settings)
+            try:
+                connection.test()
+            except SyncError as exc:
+                raise type(exc)(f"API connection failed for {integration.platform_type}: {exc}") from exc
+            log.info("✅ API connection successful for %s", integration.platform_type)
+            log.info("📥 Fetching new data from %s API...", integration.platform_type)
+            failures = []
+            for data_type in platform.data_types:
+                counts = result.streams.setdefault(data_type, StreamCounts())
+                error = self._sync_stream(store, connection, integration, data_type, counts, started, worker_id,
+                                          leases)
+                if error:
+                    failures.append(f"{data_type}: {error}")
+            if failures:
+                result.error_message = "; ".join(failures)
+            else:
+                result.success = True
+        except LeaseLost:
+            result.error_message = ("another worker took over this integration after its lease expired; "
+                                    "raise SYNC_LEASE_SECONDS if syncs are slow")
+        except SyncError as exc:
+            result.error_message = str(exc)
+        except Exception as exc:  # a bug or an unforeseen answer: still fail this integration alone
+            log.exception("Unexpected error while syncing %s", label)
+            result.error_message = f"unexpected error: {type(exc).__name__}: {exc}"
+        finally:
+            if connection is not None:
+                try:
+                    connection.close()
+                except Exception:
+                    pass
+            leases.release(integration.credential_id)
+        if result.error_message:
+            result.error_message = self._redactor.scrub(result.error_message)
+        result.finished_at = self._clock()
+        update = self._schedule_update(integration, result)
+        store.finish_attempt(result, update, worker_id)
+        if result.success:
+            log.info("✅ API sync completed for %s", label)
+        else:
+            log.error("❌ API sync failed for %s: %s", label, result.error_message)
+        log.info("📅 Next sync scheduled for: %s", update.next_sync_at.isoformat())
+        self._progress.integration_finished(integration, result)
+        return result
+
+    def _sync_stream(self, store: Store, connection: Connection, integration: Integration, data_type: str,
+                     counts: StreamCounts, started: datetime, worker_id: str, leases: LeaseKeeper) -> str | None:
+        """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
+        request = StreamRequest(
+            data_type=data_type,
+            state=integration.sync_state.get(data_type),
+            lookback=self._lookback,
+            started_at=started,
+            stored_versions=lambda ids: store.stored_versions(integration.client_id, integration.credential_id,
+                                                              data_type, ids),
+        )
+        try:
+            for page in connection.fetch(request):
+                if leases.is_lost(integration.credential_id):
+                    raise LeaseLost(integration.credential_id)
+                staged, repeats = dedup.stage(page.records)
+                with store.page_transaction(integration.client_id, integration.credential_id,
+                                            integration.platform_type, data_type, worker_id) as tx:
+                    plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
+                    tx.upsert(plan.rows, self._clock())
+                    tx.save_state(page.state, leases.lease_until())
+                if page.state is not None:
+                    integration.sync_state[data_type] = page.state
+                counts.fetched += len(page.records) + page.skipped_unchanged
+                counts.new += plan.new
+                counts.updated += plan.updated
+                counts.unchanged += plan.unchanged + page.skipped_unchanged
+                self._progress.page_stored(integration, data_type, counts)
+        except DataTypeSkipped as exc:
+            counts.skipped = self._redactor.scrub(str(exc))
+            log.warning("⏭️ Skipped %s for %s: %s", data_type, integration.platform_type, counts.skipped)
+            return None
+        except (AuthError, CredentialError, LeaseLost):
+            raise  # nothing else will work either
+        except SyncError as exc:
+            counts.error = self._redactor.scrub(str(exc))
+        except Exception as exc:
+            log.exception("Unexpected error while syncing %s", data_type)
+            counts.error = self._redactor.scrub(f"unexpected error: {type(exc).__name__}: {exc}")
+        if counts.error:
+            log.error("❌ %s failed after %d stored records: %s", data_type, counts.new + counts.updated, counts.error)
+            return counts.error
+        log.info("✅ Stored %d new %s records (after deduplication)", counts.new, data_type)
+        if counts.updated:
+            log.info("🔁 Updated %d changed %s records", counts.updated, data_type)
+        return None
+
+    def _schedule_update(self, integration: Integration, result: SyncResult) -> ScheduleUpdate:
+        now = result.finished_at or self._clock()
+        if result.success:
+            return ScheduleUpdate(
+                status="connected", error_message=None, consecutive_failures=0, last_sync_at=result.started_at,
+                next_sync_at=schedule.next_after_success(integration.next_sync_at, result.started_at,
+                                                         integration.sync_frequency_hours, now),
+            )
+        failures = integration.consecutive_failures + 1
+        return ScheduleUpdate(
+            status="error", error_message=result.error_message, consecutive_failures=failures, last_sync_at=None,
+            next_sync_at=schedule.next_after_failure(failures, integration.sync_frequency_hours, now),
+        )
+
+
+def run_sync(settings: Settings, params: RunParams, *, store=None, platforms: PlatformRegistry | None = None,
+             workers: int | None = None, progress: Progress | None = None,
+             clock: Callable[[], datetime] = utcnow) -> RunSummary:
+    """Convenience for callers and tests: one run with the configured store.
+
+    `store` is accepted for symmetry with other helpers but each worker opens its own connection.
+    """
+    engine = SyncEngine(settings, platforms=platforms, progress=progress, clock=clock)
+    return engine.run(params, workers=workers)

@@ -1,0 +1,25 @@
+"""Which store a configuration means (SPEC section 1): DATABASE_URL, else Supabase REST, else SQLite."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..errors import ConfigError
+from .base import LeaseLost, PageTransaction, StagedRow, Store
+
+
+def open_store(settings: Settings) -> Store:
+    kind = settings.store_kind
+    if kind == "postgres":
+        from .postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)  # type: ignore[arg-type]
+    if kind == "supabase":
+        from .supabase_rest import SupabaseStore
+
+        return SupabaseStore(settings.supabase_url, settings.supabase_key)  # type: ignore[arg-type]
+    from .sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)
+
+
+__all__ = ["ConfigError", "LeaseLost", "PageTransaction", "StagedRow", "Store", "open_store"]

@@ -1,0 +1,76 @@
+"""The store interface: what the engine, the CLI and the admin API need from a database.
+
+One `Store` holds one connection and is used by one thread at a time; the engine opens one per worker.
+Implementations: PostgreSQL (psycopg 3) and SQLite (stdlib), with the same tables (SPEC section 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ContextManager, Protocol, Sequence
+
+from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
+
+
+class LeaseLost(Exception):
+    """Another worker holds the integration now: this worker must stop writing."""
+
+
+@dataclass(frozen=True)
+class StagedRow:
+    """A record ready to write: serialized once, hashed once."""
+
+    external_id: str
+    data_json: str
+    record_hash: str
+    source_updated_at: datetime | None
+
+
+class PageTransaction(Protocol):
+    """One page of one data type, committed atomically with the stream's cursor."""
+
+    def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def upsert(self, rows: Sequence[StagedRow], now: datetime) -> None: ...
+
+    def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
+        """Store the cursor (when given) and extend the lease; LeaseLost if the lease is not ours."""
+
+
+class Store(Protocol):
+    kind: str
+
+    def close(self) -> None: ...
+
+    # schema
+    def init_db(self) -> None: ...
+    def ensure_schema(self) -> None:
+        """init_db when the tables are missing or older than this code (cheap when they are current)."""
+    def ensure_data_table(self, client_id: str) -> None: ...
+
+    # integrations
+    def insert_integration(self, integration: Integration) -> None: ...
+    def get_integration(self, credential_id: str) -> Integration | None: ...
+    def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]: ...
+    def delete_integration(self, credential_id: str) -> bool: ...
+    def set_credentials_blob(self, credential_id: str, token: str) -> None: ...
+
+    # scheduling and leases
+    def list_due(self, now: datetime, params: RunParams) -> list[Integration]: ...
+    def claim_next(self, now: datetime, params: RunParams, worker_id: str, lease_until: datetime,
+                   exclude: Sequence[str]) -> Integration | None: ...
+    def renew_lease(self, credential_id: str, worker_id: str, lease_until: datetime) -> bool: ...
+
+    # data
+    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
+                        external_ids: Sequence[str]) -> dict[str, datetime | None]: ...
+    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
+                         worker_id: str) -> ContextManager[PageTransaction]: ...
+
+    # results
+    def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker_id: str) -> None: ...
+    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None: ...
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
+    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]: ...

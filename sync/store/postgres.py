@@ -1,0 +1,217 @@
+"""The PostgreSQL store (psycopg 3): production, including a client's Supabase database.
+
+Prepared statements are off (`prepare_threshold=None`) because Supabase's transaction pooler
+(port 6543) cannot keep them between transactions; every write is a short explicit transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from ..errors import ConfigError
+from ..ids import data_table, quote_ident
+from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
+from . import postgres_sql as SQL
+from .base import LeaseLost, StagedRow
+
+
+def _integration(row: dict[str, Any]) -> Integration:
+    return Integration(**row)
+
+
+class PostgresPageTransaction:
+    def __init__(self, conn: psycopg.Connection, table: str, credential_id: str, platform: str,
+                 data_type: str, worker_id: str):
+        self._conn = conn
+        self._table = table
+        self._credential_id = credential_id
+        self._platform = platform
+        self._data_type = data_type
+        self._worker_id = worker_id
+
+    def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
+        if not external_ids:
+            return {}
+        rows = self._conn.execute(
+            SQL.STORED_HASHES.format(table=self._table),
+            (self._credential_id, self._data_type, list(external_ids)),
+        ).fetchall()
+        return {r["external_id"]: r["record_hash"] for r in rows}
+
+    def upsert(self, rows: Sequence[StagedRow], now: datetime) -> None:
+        if not rows:
+            return
+        self._conn.execute(SQL.CREATE_STAGE)
+        with self._conn.cursor().copy(SQL.COPY_STAGE) as copy:
+            for row in rows:
+                copy.write_row((row.external_id, row.data_json, row.record_hash, row.source_updated_at))
+        self._conn.execute(
+            SQL.UPSERT_FROM_STAGE.format(table=self._table),
+            {"credential_id": self._credential_id, "platform": self._platform, "data_type": self._data_type,
+             "now": now},
+        )
+        self._conn.execute("TRUNCATE api_sync_stage")
+
+    def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
+        cur = self._conn.execute(
+            SQL.SAVE_STATE,
+            {"state": json.dumps(state) if state is not None else None, "data_type": self._data_type,
+             "lease_until": lease_until, "credential_id": self._credential_id, "worker_id": self._worker_id},
+        )
+        if cur.rowcount != 1:
+            raise LeaseLost(f"lease on integration {self._credential_id} was lost")
+
+
+class PostgresStore:
+    kind = "postgres"
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 15):
+        try:
+            self._conn = psycopg.connect(
+                dsn, autocommit=True, prepare_threshold=None, row_factory=dict_row,
+                connect_timeout=connect_timeout, application_name="api_sync",
+            )
+        except psycopg.OperationalError as exc:
+            # The message names host and database, never the password.
+            raise ConfigError(f"cannot connect to DATABASE_URL: {str(exc).strip().splitlines()[0]}") from None
+        self._ready_tables: set[str] = set()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- schema -------------------------------------------------------------------------------------
+    def init_db(self) -> None:
+        schema = resources.files("sync.store").joinpath("sql/postgres_schema.sql").read_text()
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SQL.INIT_LOCK_KEY,))
+            self._conn.execute(schema)
+            self._conn.execute(SQL.CLEAR_SCHEMA_VERSION)
+            self._conn.execute(SQL.SET_SCHEMA_VERSION, {"version": SQL.SCHEMA_VERSION})
+
+    def ensure_schema(self) -> None:
+        exists = self._conn.execute(SQL.TABLE_EXISTS, ("api_sync_schema_version",)).fetchone()
+        if exists and list(exists.values())[0]:
+            version = self._conn.execute(SQL.GET_SCHEMA_VERSION).fetchone()
+            if version and (version["max"] or 0) >= SQL.SCHEMA_VERSION:
+                return
+        self.init_db()
+
+    def ensure_data_table(self, client_id: str) -> None:
+        name = data_table(client_id)
+        if name in self._ready_tables:
+            return
+        table = quote_ident(name)
+        present = {r["column_name"] for r in self._conn.execute(SQL.DATA_TABLE_COLUMNS, (name,)).fetchall()}
+        missing = [c for c in SQL.DATA_COLUMN_TYPES if c not in present]
+        if not present or missing:
+            with self._conn.transaction():
+                self._conn.execute(SQL.CREATE_DATA_TABLE.format(table=table))
+                for column in missing if present else ():
+                    self._conn.execute(SQL.ADD_DATA_COLUMN.format(
+                        table=table, column=quote_ident(column), type=SQL.DATA_COLUMN_TYPES[column]))
+                self._conn.execute(SQL.CREATE_DATA_INDEXES.format(
+                    table=table, dedup_index=quote_ident(f"{name}_dedup_key"),
+                    updated_index=quote_ident(f"{name}_updated_idx")))
+        self._ready_tables.add(name)
+
+    # -- integrations -------------------------------------------------------------------------------
+    def insert_integration(self, integration: Integration) -> None:
+        with self._conn.transaction():
+            self._conn.execute(SQL.INSERT_INTEGRATION, {
+                "credential_id": integration.credential_id, "client_id": integration.client_id,
+                "platform_type": integration.platform_type, "display_name": integration.display_name,
+                "credentials": integration.credentials, "status": integration.status,
+                "is_active": integration.is_active, "next_sync_at": integration.next_sync_at,
+                "sync_frequency_hours": integration.sync_frequency_hours, "now": integration.created_at,
+            })
+
+    def get_integration(self, credential_id: str) -> Integration | None:
+        row = self._conn.execute(SQL.GET_INTEGRATION, (credential_id,)).fetchone()
+        return _integration(row) if row else None
+
+    def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]:
+        rows = self._conn.execute(SQL.LIST_INTEGRATIONS, {"client_id": client_id, "platform": platform}).fetchall()
+        return [_integration(r) for r in rows]
+
+    def delete_integration(self, credential_id: str) -> bool:
+        return self._conn.execute(SQL.DELETE_INTEGRATION, (credential_id,)).rowcount == 1
+
+    def set_credentials_blob(self, credential_id: str, token: str) -> None:
+        self._conn.execute(SQL.SET_CREDENTIALS_BLOB, (token, credential_id))
+
+    # -- scheduling ---------------------------------------------------------------------------------
+    @staticmethod
+    def _due_params(now: datetime, params: RunParams) -> dict[str, Any]:
+        return {"force": params.force, "now": now, "client_id": params.client_id, "platform": params.platform}
+
+    def list_due(self, now: datetime, params: RunParams) -> list[Integration]:
+        return [_integration(r) for r in self._conn.execute(SQL.LIST_DUE, self._due_params(now, params)).fetchall()]
+
+    def claim_next(self, now: datetime, params: RunParams, worker_id: str, lease_until: datetime,
+                   exclude: Sequence[str]) -> Integration | None:
+        with self._conn.transaction():
+            row = self._conn.execute(SQL.CLAIM_NEXT, {
+                **self._due_params(now, params), "exclude": list(exclude), "worker_id": worker_id,
+                "lease_until": lease_until,
+            }).fetchone()
+        return _integration(row) if row else None
+
+    def renew_lease(self, credential_id: str, worker_id: str, lease_until: datetime) -> bool:
+        return self._conn.execute(SQL.RENEW_LEASE, (lease_until, credential_id, worker_id)).rowcount == 1
+
+    # -- data ---------------------------------------------------------------------------------------
+    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
+                        external_ids: Sequence[str]) -> dict[str, datetime | None]:
+        if not external_ids:
+            return {}
+        rows = self._conn.execute(
+            SQL.STORED_VERSIONS.format(table=quote_ident(data_table(client_id))),
+            (credential_id, data_type, list(external_ids)),
+        ).fetchall()
+        return {r["external_id"]: r["source_updated_at"] for r in rows}
+
+    @contextmanager
+    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
+                         worker_id: str) -> Iterator[PostgresPageTransaction]:
+        with self._conn.transaction():
+            yield PostgresPageTransaction(self._conn, quote_ident(data_table(client_id)), credential_id,
+                                          platform, data_type, worker_id)
+
+    # -- results ------------------------------------------------------------------------------------
+    def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker_id: str) -> None:
+        with self._conn.transaction():
+            self._conn.execute(SQL.INSERT_RESULT, {
+                "result_id": result.result_id, "run_id": result.run_id, "client_id": result.client_id,
+                "credential_id": result.credential_id, "platform_type": result.platform_type,
+                "records_fetched": result.records_fetched, "records_stored": result.records_stored,
+                "sync_duration_seconds": result.duration_seconds, "success": result.success,
+                "data_types_synced": Jsonb(result.data_types_synced()), "triggered_by": result.triggered_by,
+                "error_message": result.error_message, "started_at": result.started_at,
+                "finished_at": result.finished_at,
+            })
+            self._conn.execute(SQL.FINISH_INTEGRATION, {
+                "status": update.status, "error_message": update.error_message,
+                "consecutive_failures": update.consecutive_failures, "last_sync_at": update.last_sync_at,
+                "next_sync_at": update.next_sync_at, "now": result.finished_at,
+                "credential_id": result.credential_id, "worker_id": worker_id,
+            })
+
+    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None:
+        self._conn.execute(SQL.START_RUN, (run_id, params.triggered_by, Jsonb(params.as_json()), started_at))
+
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None:
+        self._conn.execute(SQL.FINISH_RUN, (status, finished_at, Jsonb(summary), run_id))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        return self._conn.execute(SQL.GET_RUN, (run_id,)).fetchone()
+
+    def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+        return self._conn.execute(SQL.LIST_RESULTS, {"credential_id": credential_id, "run_id": run_id}).fetchall()

@@ -1,0 +1,209 @@
+"""Every SQL statement of the PostgreSQL store, in one place (the schema is in sql/postgres_schema.sql).
+
+Statements that name a per-client table take it through `.format(table=quote_ident(name))`; the name
+was validated by `sync.ids`. Everything else is a bound parameter.
+"""
+
+SCHEMA_VERSION = 1
+
+# pg_advisory_xact_lock key: several cron processes may start on a fresh database at once.
+INIT_LOCK_KEY = 0x4150_4953_594E  # "APISYN"
+
+INTEGRATION_COLUMNS = (
+    "credential_id::text, client_id::text, platform_type, display_name, credentials, status, "
+    "COALESCE(is_active, true) AS is_active, last_sync_at, next_sync_at, "
+    "COALESCE(sync_frequency_hours, 24) AS sync_frequency_hours, error_message, "
+    "COALESCE(sync_state, '{}'::jsonb) AS sync_state, COALESCE(consecutive_failures, 0) AS consecutive_failures, "
+    "locked_by, locked_until, created_at, updated_at"
+)
+
+GET_SCHEMA_VERSION = """
+SELECT max(version) FROM api_sync_schema_version
+"""
+
+CLEAR_SCHEMA_VERSION = "DELETE FROM api_sync_schema_version"
+SET_SCHEMA_VERSION = "INSERT INTO api_sync_schema_version (version) VALUES (%(version)s)"
+
+TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
+
+DATA_TABLE_COLUMNS = """
+SELECT column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = %s
+"""
+
+CREATE_DATA_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id bigserial PRIMARY KEY,
+    credential_id uuid,
+    platform_type text,
+    data_type text,
+    external_id text,
+    data jsonb,
+    record_hash text,
+    source_updated_at timestamptz,
+    first_synced_at timestamptz DEFAULT now(),
+    last_synced_at timestamptz DEFAULT now()
+)
+"""
+
+# For a table the guide's first version created with other columns: add ours, keep theirs.
+ADD_DATA_COLUMN = "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type}"
+DATA_COLUMN_TYPES = {
+    "credential_id": "uuid",
+    "platform_type": "text",
+    "data_type": "text",
+    "external_id": "text",
+    "data": "jsonb",
+    "record_hash": "text",
+    "source_updated_at": "timestamptz",
+    "first_synced_at": "timestamptz DEFAULT now()",
+    "last_synced_at": "timestamptz DEFAULT now()",
+}
+
+CREATE_DATA_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS {dedup_index} ON {table} (credential_id, data_type, external_id);
+CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (data_type, source_updated_at)
+"""
+
+INSERT_INTEGRATION = """
+INSERT INTO client_api_credentials (
+    credential_id, client_id, platform_type, display_name, credentials, status, is_active,
+    next_sync_at, sync_frequency_hours, sync_state, consecutive_failures, created_at, updated_at)
+VALUES (%(credential_id)s, %(client_id)s, %(platform_type)s, %(display_name)s, %(credentials)s, %(status)s,
+        %(is_active)s, %(next_sync_at)s, %(sync_frequency_hours)s, '{}'::jsonb, 0, %(now)s, %(now)s)
+"""
+
+GET_INTEGRATION = f"SELECT {INTEGRATION_COLUMNS} FROM client_api_credentials WHERE credential_id = %s"
+
+LIST_INTEGRATIONS = f"""
+SELECT {INTEGRATION_COLUMNS} FROM client_api_credentials
+WHERE (%(client_id)s::uuid IS NULL OR client_id = %(client_id)s::uuid)
+  AND (%(platform)s::text IS NULL OR platform_type = %(platform)s::text)
+ORDER BY client_id, platform_type, created_at, credential_id
+"""
+
+DELETE_INTEGRATION = "DELETE FROM client_api_credentials WHERE credential_id = %s"
+
+SET_CREDENTIALS_BLOB = """
+UPDATE client_api_credentials SET credentials = %s, updated_at = now() WHERE credential_id = %s
+"""
+
+_DUE_FILTER = """
+COALESCE(is_active, true)
+  AND (%(force)s OR next_sync_at IS NULL OR next_sync_at <= %(now)s)
+  AND (locked_until IS NULL OR locked_until <= %(now)s)
+  AND (%(client_id)s::uuid IS NULL OR client_id = %(client_id)s::uuid)
+  AND (%(platform)s::text IS NULL OR platform_type = %(platform)s::text)
+"""
+
+LIST_DUE = f"""
+SELECT {INTEGRATION_COLUMNS} FROM client_api_credentials
+WHERE {_DUE_FILTER}
+ORDER BY next_sync_at NULLS FIRST, credential_id
+"""
+
+# SKIP LOCKED: concurrent claimers (other threads, processes, machines) pass over the row
+# another one is claiming instead of waiting for it, and never get the same row.
+CLAIM_NEXT = f"""
+WITH due AS (
+    SELECT credential_id FROM client_api_credentials
+    WHERE {_DUE_FILTER}
+      AND NOT (credential_id = ANY(%(exclude)s::uuid[]))
+    ORDER BY next_sync_at NULLS FIRST, credential_id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE client_api_credentials c
+SET locked_by = %(worker_id)s, locked_until = %(lease_until)s
+FROM due WHERE c.credential_id = due.credential_id
+RETURNING {INTEGRATION_COLUMNS.replace("credential_id::text", "c.credential_id::text")}
+"""
+
+RENEW_LEASE = """
+UPDATE client_api_credentials SET locked_until = %s
+WHERE credential_id = %s AND locked_by = %s
+"""
+
+STORED_VERSIONS = """
+SELECT external_id, source_updated_at FROM {table}
+WHERE credential_id = %s AND data_type = %s AND external_id = ANY(%s)
+"""
+
+STORED_HASHES = """
+SELECT external_id, record_hash FROM {table}
+WHERE credential_id = %s AND data_type = %s AND external_id = ANY(%s)
+"""
+
+# The staging table lives for one transaction, which is what Supabase's transaction pooler allows.
+CREATE_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS api_sync_stage (
+    external_id text, data jsonb, record_hash text, source_updated_at timestamptz
+) ON COMMIT DROP
+"""
+
+COPY_STAGE = "COPY api_sync_stage (external_id, data, record_hash, source_updated_at) FROM STDIN"
+
+UPSERT_FROM_STAGE = """
+INSERT INTO {table} AS t (credential_id, platform_type, data_type, external_id, data, record_hash,
+                          source_updated_at, first_synced_at, last_synced_at)
+SELECT %(credential_id)s, %(platform)s, %(data_type)s, external_id, data, record_hash,
+       source_updated_at, %(now)s, %(now)s
+FROM api_sync_stage
+ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
+SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
+    source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
+WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
+"""
+
+# Checks the lease and moves the cursor in the page's transaction: a worker that lost its lease
+# cannot commit, so two workers can never both write one integration's data.
+SAVE_STATE = """
+UPDATE client_api_credentials
+SET sync_state = CASE WHEN %(state)s::jsonb IS NULL THEN COALESCE(sync_state, '{}'::jsonb)
+                      ELSE jsonb_set(COALESCE(sync_state, '{}'::jsonb), ARRAY[%(data_type)s], %(state)s::jsonb) END,
+    locked_until = %(lease_until)s
+WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
+"""
+
+INSERT_RESULT = """
+INSERT INTO client_api_sync_results (
+    result_id, run_id, client_id, credential_id, platform_type, records_fetched, records_stored,
+    sync_duration_seconds, success, data_types_synced, sync_triggered_by, error_message, started_at, finished_at)
+VALUES (%(result_id)s, %(run_id)s, %(client_id)s, %(credential_id)s, %(platform_type)s, %(records_fetched)s,
+        %(records_stored)s, %(sync_duration_seconds)s, %(success)s, %(data_types_synced)s, %(triggered_by)s,
+        %(error_message)s, %(started_at)s, %(finished_at)s)
+"""
+
+# A worker that lost its lease still records its attempt, but leaves the schedule to the new holder.
+FINISH_INTEGRATION = """
+UPDATE client_api_credentials
+SET status = %(status)s, error_message = %(error_message)s, consecutive_failures = %(consecutive_failures)s,
+    last_sync_at = COALESCE(%(last_sync_at)s, last_sync_at), next_sync_at = %(next_sync_at)s,
+    locked_by = NULL, locked_until = NULL, updated_at = %(now)s
+WHERE credential_id = %(credential_id)s AND (locked_by = %(worker_id)s OR locked_by IS NULL)
+"""
+
+START_RUN = """
+INSERT INTO api_sync_runs (run_id, triggered_by, params, status, started_at)
+VALUES (%s, %s, %s, 'running', %s)
+ON CONFLICT (run_id) DO NOTHING
+"""
+
+FINISH_RUN = """
+UPDATE api_sync_runs SET status = %s, finished_at = %s, summary = %s WHERE run_id = %s
+"""
+
+GET_RUN = """
+SELECT run_id::text, triggered_by, params, status, started_at, finished_at, summary
+FROM api_sync_runs WHERE run_id = %s
+"""
+
+LIST_RESULTS = """
+SELECT result_id::text, run_id::text, client_id::text, credential_id::text, platform_type, records_fetched,
+       records_stored, sync_duration_seconds, success, data_types_synced, sync_triggered_by, error_message,
+       started_at, finished_at
+FROM client_api_sync_results
+WHERE (%(credential_id)s::uuid IS NULL OR credential_id = %(credential_id)s::uuid)
+  AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
+ORDER BY started_at, result_id
+"""

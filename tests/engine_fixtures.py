@@ -1,0 +1,82 @@
+"""Helpers shared by the engine tests: settings per store kind, adding integrations, reading rows back."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from typing import Any
+
+import psycopg
+from cryptography.fernet import Fernet
+
+from sync.config import Settings
+from sync.credentials import add_integration
+from sync.ids import data_table
+from sync.store import open_store
+
+KEY = Fernet.generate_key().decode()
+
+
+def make_settings(kind: str, tmp_path, pg_dsn: str | None = None, **extra: str) -> Settings:
+    env = {"CREDENTIALS_ENCRYPTION_KEY": KEY, "LOG_DIR": str(tmp_path / "logs"), "SYNC_LOOKBACK_MINUTES": "0"}
+    if kind == "postgres":
+        env["DATABASE_URL"] = pg_dsn
+    else:
+        env["SQLITE_PATH"] = str(tmp_path / "api_sync.db")
+    env.update(extra)
+    return Settings.from_env(env)
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    return dict(settings.env)
+
+
+def add(settings: Settings, client_id: str | None = None, domain: str | None = None, **secrets: Any) -> tuple[str, str]:
+    client_id = client_id or str(uuid.uuid4())
+    domain = domain or f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+    store = open_store(settings)
+    try:
+        store.ensure_schema()
+        credential_id = add_integration(
+            store, settings, client_id=client_id, platform="shopify", name=domain,
+            secrets={"shop_domain": domain, "access_token": f"shpat_{uuid.uuid4().hex}", **secrets})
+    finally:
+        store.close()
+    return client_id, credential_id
+
+
+def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
+    if settings.store_kind == "postgres":
+        with psycopg.connect(settings.database_url) as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
+    conn = sqlite3.connect(settings.sqlite_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def data_rows(settings: Settings, client_id: str) -> list[tuple]:
+    return query(settings, f'SELECT credential_id, data_type, external_id, data FROM "{data_table(client_id)}" '
+                           "ORDER BY data_type, external_id")
+
+
+def integration_row(settings: Settings, credential_id: str) -> dict[str, Any]:
+    store = open_store(settings)
+    try:
+        return store.get_integration(credential_id).__dict__
+    finally:
+        store.close()
+
+
+def results(settings: Settings, credential_id: str) -> list[dict[str, Any]]:
+    store = open_store(settings)
+    try:
+        rows = store.list_results(credential_id=credential_id)
+    finally:
+        store.close()
+    for row in rows:
+        if isinstance(row["data_types_synced"], str):
+            row["data_types_synced"] = json.loads(row["data_types_synced"])
+    return rows

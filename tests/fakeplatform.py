@@ -1,0 +1,114 @@
+"""A small platform for the engine's tests: records in memory, incremental by updated-at, faults on demand.
+
+Its data can also be derived from the secrets alone (`FakeShop.from_secrets`), so that separate
+processes (the concurrency and crash tests) see the same shop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Mapping
+
+from sync.errors import AuthError, DataTypeSkipped, PlatformError
+from sync.models import Page, Record, StreamRequest
+from sync.platforms.base import require_fields
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class FakeShop:
+    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # data_type -> id -> record
+    page_size: int = 50
+    page_delay: float = 0.0
+    reject_token: bool = False
+    fail_data_type: str | None = None
+    skip_data_type: str | None = None
+    requests: int = 0
+    clock: int = 0
+
+    @classmethod
+    def generate(cls, orders: int = 120, products: int = 30, **kwargs: Any) -> "FakeShop":
+        shop = cls(**kwargs)
+        for data_type, count in (("orders", orders), ("products", products)):
+            for i in range(count):
+                shop.put(data_type, f"{i + 1}", {"title": f"{data_type} {i + 1}", "qty": i % 7})
+        return shop
+
+    @classmethod
+    def from_secrets(cls, secrets: Mapping[str, Any]) -> "FakeShop":
+        return cls.generate(orders=int(secrets.get("orders", 120)), products=int(secrets.get("products", 30)),
+                            page_size=int(secrets.get("page_size", 50)),
+                            page_delay=float(secrets.get("page_delay", 0.0)),
+                            reject_token=bool(secrets.get("reject_token", False)))
+
+    def put(self, data_type: str, external_id: str, fields: dict[str, Any]) -> None:
+        self.clock += 1
+        updated = EPOCH + timedelta(seconds=self.clock)
+        self.records.setdefault(data_type, {})[external_id] = {
+            "id": external_id, "updatedAt": updated.isoformat(), **fields}
+
+    def change(self, data_type: str, external_id: str) -> None:
+        record = dict(self.records[data_type][external_id])
+        record.pop("updatedAt")
+        record["qty"] = record.get("qty", 0) + 100
+        record.pop("id")
+        self.put(data_type, external_id, record)
+
+
+class FakeConnection:
+    def __init__(self, shop: FakeShop, secrets: Mapping[str, Any]):
+        self.shop = shop
+        self.secrets = secrets
+
+    def test(self) -> str:
+        self.shop.requests += 1
+        if self.shop.reject_token:
+            raise AuthError(f"the fake platform rejected the access token for {self.secrets['shop_domain']}")
+        return self.secrets["shop_domain"]
+
+    def fetch(self, request: StreamRequest) -> Iterator[Page]:
+        if request.data_type == self.shop.skip_data_type:
+            raise DataTypeSkipped("the app lacks the read_customers scope")
+        since = None
+        if request.state:
+            since = datetime.fromisoformat(request.state["updated_at"]) - request.lookback
+        rows = sorted(self.shop.records.get(request.data_type, {}).values(), key=lambda r: r["updatedAt"])
+        if since is not None:
+            rows = [r for r in rows if datetime.fromisoformat(r["updatedAt"]) >= since]
+        self.shop.requests += 1
+        if not rows:
+            yield Page(records=[], state=dict(request.state) if request.state else None)
+            return
+        for start in range(0, len(rows), self.shop.page_size):
+            if start and request.data_type == self.shop.fail_data_type:
+                raise PlatformError(f"the fake platform answered 500 for {request.data_type} three times")
+            chunk = rows[start:start + self.shop.page_size]
+            if self.shop.page_delay:
+                time.sleep(self.shop.page_delay)
+            yield Page(
+                records=[Record(r["id"], r, datetime.fromisoformat(r["updatedAt"])) for r in chunk],
+                state={"updated_at": chunk[-1]["updatedAt"]},
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class FakePlatform:
+    name = "shopify"
+    data_types = ("orders", "products")
+
+    def __init__(self, shops: dict[str, FakeShop] | None = None):
+        self.shops = shops if shops is not None else {}
+
+    def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
+        require_fields("shopify", secrets, ("shop_domain", "access_token"))
+
+    def connect(self, secrets: Mapping[str, Any], settings: Any) -> FakeConnection:
+        domain = secrets["shop_domain"]
+        if domain not in self.shops:
+            self.shops[domain] = FakeShop.from_secrets(secrets)
+        return FakeConnection(self.shops[domain], secrets)

@@ -1,0 +1,155 @@
+"""The sync engine end to end on both stores, with the test platform (tests/fakeplatform.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sync.engine import SyncEngine
+from sync.models import RunParams
+from sync.platforms import PlatformRegistry
+
+from .engine_fixtures import add, data_rows, integration_row, make_settings, results
+from .fakeplatform import FakePlatform, FakeShop
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    dsn = request.getfixturevalue("fresh_pg_dsn") if request.param == "postgres" else None
+    return make_settings(request.param, tmp_path, dsn)
+
+
+def engine(settings, shops, **kwargs):
+    return SyncEngine(settings, platforms=PlatformRegistry({"shopify": FakePlatform(shops)}), **kwargs)
+
+
+def test_first_sync_then_nothing_due_then_forced_unchanged_then_changes(settings):
+    shop = FakeShop.generate(orders=120, products=30)
+    client, cred = add(settings, domain="a.myshopify.com")
+    shops = {"a.myshopify.com": shop}
+
+    first = engine(settings, shops).run(RunParams())
+    assert first.due == 1 and first.synced == 1 and first.exit_code == 0
+    streams = first.results[0].streams
+    assert (streams["orders"].fetched, streams["orders"].new) == (120, 120)
+    assert (streams["products"].fetched, streams["products"].new) == (30, 30)
+    rows = data_rows(settings, client)
+    assert len(rows) == 150
+    assert len({(r[1], r[2]) for r in rows}) == 150
+
+    again = engine(settings, shops).run(RunParams())
+    assert again.due == 0 and again.results == []
+
+    forced = engine(settings, shops).run(RunParams(force=True, triggered_by="manual"))
+    orders = forced.results[0].streams["orders"]
+    # Zero lookback and an inclusive cursor: the last order is re-read and found unchanged.
+    assert orders.new == 0 and orders.updated == 0 and orders.unchanged == orders.fetched >= 1
+    assert forced.results[0].records_stored == 0
+
+    for i in range(1, 6):
+        shop.change("orders", str(i))
+    for i in range(121, 124):
+        shop.put("orders", str(i), {"title": "new", "qty": 1})
+    third = engine(settings, shops).run(RunParams(force=True))
+    orders = third.results[0].streams["orders"]
+    assert (orders.new, orders.updated) == (3, 5)
+    assert orders.fetched == orders.new + orders.updated + orders.unchanged
+    assert len(data_rows(settings, client)) == 153
+
+    history = results(settings, cred)
+    assert len(history) == 3
+    assert [r["sync_triggered_by"] for r in history] == ["cron", "manual", "cron"]
+    assert history[0]["data_types_synced"]["orders"] == {"fetched": 120, "new": 120, "updated": 0, "unchanged": 0}
+    assert history[0]["records_fetched"] == 150 and history[0]["records_stored"] == 150
+
+
+def test_success_sets_schedule_anchored_at_first_start(settings):
+    client, cred = add(settings)
+    before = datetime.now(timezone.utc)
+    engine(settings, {}).run(RunParams())
+    row = integration_row(settings, cred)
+    assert row["status"] == "connected" and row["error_message"] is None and row["consecutive_failures"] == 0
+    assert row["last_sync_at"] >= before - timedelta(seconds=1)
+    assert row["next_sync_at"] - row["last_sync_at"] == timedelta(hours=24)
+    assert row["locked_by"] is None and row["locked_until"] is None
+    assert row["sync_state"]["orders"]["updated_at"]
+
+
+def test_failure_backs_off_and_others_still_sync(settings):
+    shops = {"bad.myshopify.com": FakeShop.generate(reject_token=True),
+             "half.myshopify.com": FakeShop.generate(fail_data_type="orders")}
+    _, bad = add(settings, domain="bad.myshopify.com")
+    half_client, half = add(settings, domain="half.myshopify.com")
+    good_client, good = add(settings, domain="good.myshopify.com")
+    summary = engine(settings, shops).run(RunParams())
+    assert (summary.due, summary.synced, summary.failed, summary.exit_code) == (3, 1, 2, 1)
+    assert summary.status == "partial"
+
+    bad_row = integration_row(settings, bad)
+    assert bad_row["status"] == "error"
+    assert "rejected the access token" in bad_row["error_message"]
+    assert bad_row["consecutive_failures"] == 1
+    delay = bad_row["next_sync_at"] - datetime.now(timezone.utc)
+    assert timedelta(minutes=14) < delay <= timedelta(minutes=15)
+
+    half_row = integration_row(settings, half)
+    assert half_row["status"] == "error" and half_row["error_message"].startswith("orders:")
+    # What was committed before the failure stays; products synced in full.
+    stored = data_rows(settings, half_client)
+    assert len([r for r in stored if r[1] == "orders"]) == 50
+    assert len([r for r in stored if r[1] == "products"]) == 30
+    assert integration_row(settings, good)["status"] == "connected"
+    assert len(data_rows(settings, good_client)) == 150
+
+    # Second failure in a row: the backoff doubles.
+    engine(settings, shops).run(RunParams(force=True, client_id=None))
+    bad_row = integration_row(settings, bad)
+    assert bad_row["consecutive_failures"] == 2
+    delay = bad_row["next_sync_at"] - datetime.now(timezone.utc)
+    assert timedelta(minutes=29) < delay <= timedelta(minutes=30)
+
+
+def test_skipped_data_type_does_not_fail_integration(settings):
+    shops = {"s.myshopify.com": FakeShop.generate(skip_data_type="products")}
+    _, cred = add(settings, domain="s.myshopify.com")
+    summary = engine(settings, shops).run(RunParams())
+    assert summary.synced == 1
+    assert summary.results[0].streams["products"].skipped == "the app lacks the read_customers scope"
+    assert results(settings, cred)[0]["data_types_synced"]["products"]["skipped"]
+
+
+def test_filters_select_client_and_platform(settings):
+    client_a, _ = add(settings)
+    add(settings)
+    summary = engine(settings, {}).run(RunParams(client_id=client_a))
+    assert summary.due == 1 and summary.results[0].client_id == client_a
+    assert engine(settings, {}).run(RunParams(platform="amazon")).due == 0
+
+
+def test_force_never_takes_a_leased_integration(settings):
+    from sync.store import open_store
+
+    _, cred = add(settings)
+    store = open_store(settings)
+    now = datetime.now(timezone.utc)
+    claimed = store.claim_next(now, RunParams(), "other-worker", now + timedelta(minutes=10), [])
+    store.close()
+    assert claimed.credential_id == cred
+    summary = engine(settings, {}).run(RunParams(force=True))
+    assert summary.due == 0 and summary.results == []
+
+
+def test_undecryptable_credential_fails_that_integration_only(settings, tmp_path):
+    from sync.store import open_store
+
+    _, broken = add(settings)
+    _, fine = add(settings)
+    store = open_store(settings)
+    store.set_credentials_blob(broken, "gAAAAAB-not-a-real-token")
+    store.close()
+    summary = engine(settings, {}).run(RunParams())
+    assert summary.synced == 1 and summary.failed == 1
+    row = integration_row(settings, broken)
+    assert "cannot be decrypted" in row["error_message"]
+    assert integration_row(settings, fine)["status"] == "connected"
