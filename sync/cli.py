@@ -32,6 +32,12 @@ def _fmt(value: Any) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """A rich table on a terminal; tab-separated lines when piped (scripts, logs, tests)."""
+    if not sys.stdout.isatty():
+        print("\t".join(headers))
+        for row in rows:
+            print("\t".join(_fmt(v) for v in row))
+        return
     from rich.console import Console
     from rich.table import Table
 

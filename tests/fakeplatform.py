@@ -24,6 +24,7 @@ class FakeShop:
     page_size: int = 50
     page_delay: float = 0.0
     reject_token: bool = False
+    leak_token: bool = False  # fail with an error that (wrongly) quotes the token: redaction must catch it
     fail_data_type: str | None = None
     skip_data_type: str | None = None
     requests: int = 0
@@ -42,7 +43,8 @@ class FakeShop:
         return cls.generate(orders=int(secrets.get("orders", 120)), products=int(secrets.get("products", 30)),
                             page_size=int(secrets.get("page_size", 50)),
                             page_delay=float(secrets.get("page_delay", 0.0)),
-                            reject_token=bool(secrets.get("reject_token", False)))
+                            reject_token=bool(secrets.get("reject_token", False)),
+                            leak_token=bool(secrets.get("leak_token", False)))
 
     def put(self, data_type: str, external_id: str, fields: dict[str, Any]) -> None:
         self.clock += 1
@@ -65,6 +67,8 @@ class FakeConnection:
 
     def test(self) -> str:
         self.shop.requests += 1
+        if self.shop.leak_token:
+            raise PlatformError(f"request with token {self.secrets['access_token']} failed")
         if self.shop.reject_token:
             raise AuthError(f"the fake platform rejected the access token for {self.secrets['shop_domain']}")
         return self.secrets["shop_domain"]

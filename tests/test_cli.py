@@ -1,0 +1,148 @@
+"""The commands as a user runs them: validation, exit codes, and no secret anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .engine_fixtures import add, make_settings, query
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "shpat_" + "5ec7e7" * 6
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    dsn = request.getfixturevalue("fresh_pg_dsn") if request.param == "postgres" else None
+    return make_settings(request.param, tmp_path, dsn)
+
+
+def run(settings, *args: str, stdin: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_PATH", "SUPABASE"))}
+    env.update(settings.env)
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def count_integrations(settings) -> int:
+    try:
+        return query(settings, "SELECT count(*) FROM client_api_credentials")[0][0]
+    except Exception:
+        return 0  # the table does not even exist: nothing was written
+
+
+def test_add_list_remove(settings, tmp_path):
+    secrets = tmp_path / "s.json"
+    secrets.write_text(json.dumps({"shop_domain": "demo.myshopify.com", "access_token": TOKEN}))
+    client = str(uuid.uuid4()).upper()
+    out = run(settings, "-m", "sync", "credentials", "add", "--client-id", client, "--platform", "shopify",
+              "--name", "Main Store", "--secrets-file", str(secrets), "--frequency-hours", "6")
+    assert out.returncode == 0, out.stderr
+    credential_id = out.stdout.strip().splitlines()[-1]
+    assert uuid.UUID(credential_id)
+    stored = query(settings, "SELECT client_id, credentials, sync_frequency_hours, status FROM client_api_credentials")
+    assert str(stored[0][0]) == client.lower() and stored[0][2] == 6 and stored[0][3] == "pending"
+    assert TOKEN not in stored[0][1] and stored[0][1].startswith("gAAAA")
+    listing = run(settings, "-m", "sync", "credentials", "list")
+    assert listing.returncode == 0 and "Main Store" in listing.stdout and TOKEN not in listing.stdout
+    status = run(settings, "-m", "sync", "status", "--json")
+    assert json.loads(status.stdout)[0]["next_sync_at"] is None
+    assert run(settings, "-m", "sync", "credentials", "remove", credential_id).returncode == 0
+    assert count_integrations(settings) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--client-id", "abc123"], "is not a UUID"),
+    (["--frequency-hours", "0"], "above 0"),
+    (["--frequency-hours", "-3"], "above 0"),
+    (["--platform", "ebay"], "invalid choice"),
+])
+def test_bad_input_is_refused_and_nothing_written(settings, tmp_path, args, message):
+    secrets = tmp_path / "s.json"
+    secrets.write_text(json.dumps({"shop_domain": "demo.myshopify.com", "access_token": TOKEN}))
+    base = {"--client-id": str(uuid.uuid4()), "--platform": "shopify", "--name": "x",
+            "--secrets-file": str(secrets)}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = [x for pair in base.items() for x in pair]
+    out = run(settings, "-m", "sync", "credentials", "add", *argv)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert count_integrations(settings) == 0
+
+
+def test_secrets_missing_a_field_are_refused(settings):
+    out = run(settings, "-m", "sync", "credentials", "add", "--client-id", str(uuid.uuid4()), "--platform", "amazon",
+              "--name", "EU", "--secrets-file", "-", stdin=json.dumps({"refresh_token": "Atzr|abc"}))
+    assert out.returncode == 2
+    assert "'lwa_app_id'" in out.stderr and "Atzr|abc" not in out.stderr
+    assert count_integrations(settings) == 0
+
+
+def test_storing_without_a_key_is_refused(settings, tmp_path):
+    out = run(settings, "-m", "sync", "credentials", "add", "--client-id", str(uuid.uuid4()), "--platform",
+              "shopify", "--name", "x", "--secrets-file", "-",
+              stdin=json.dumps({"shop_domain": "a.myshopify.com", "access_token": TOKEN}),
+              extra_env={"CREDENTIALS_ENCRYPTION_KEY": ""})
+    assert out.returncode == 2 and "CREDENTIALS_ENCRYPTION_KEY" in out.stderr
+    assert count_integrations(settings) == 0
+
+
+@pytest.mark.parametrize("script, args", [
+    ("api_sync_cron.py", ["--client-id", "not-a-uuid"]),
+    ("api_sync_cron.py", ["--platform", "ebay"]),
+    ("api_sync_cron.py", ["--workers", "0"]),
+    ("test_api_sync_now.py", ["not-a-uuid"]),
+    ("test_api_sync_now.py", [str(uuid.uuid4()), "ebay"]),
+])
+def test_entry_points_refuse_bad_usage(settings, script, args):
+    out = run(settings, script, *args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "error" in out.stderr
+
+
+def test_bad_configuration_exits_2(settings):
+    out = run(settings, "api_sync_cron.py", extra_env={"SYNC_MAX_WORKERS": "many"})
+    assert out.returncode == 2 and "SYNC_MAX_WORKERS" in out.stderr
+
+
+def test_dry_run_lists_due_and_json(settings):
+    add(settings)
+    out = run(settings, "api_sync_cron.py", "--dry-run", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["due"] == 1
+    assert count_integrations(settings) == 1
+
+
+def test_no_secret_in_database_logs_results_or_console(settings, tmp_path):
+    leaky_token = "shpat_" + "1eaky0" * 6
+    add(settings, domain="ok.myshopify.com", access_token=TOKEN)
+    add(settings, domain="leaky.myshopify.com", access_token=leaky_token, leak_token=True)
+    out = run(settings, "-m", "tests.run_fake_sync", "--console")
+    assert out.returncode == 1  # the leaky one failed
+    summary = json.loads(out.stdout.splitlines()[-1])
+    failed = [r for r in summary["results"] if not r["success"]][0]
+    assert "***" in failed["error_message"]
+    console = out.stdout + out.stderr
+    log_text = (Path(settings.log_dir) / "api_sync_cron.log").read_text()
+    assert "Starting full API sync cron job" in log_text and "request with token ***" in log_text
+    tables = ["client_api_credentials", "client_api_sync_results", "api_sync_runs"]
+    dump = " ".join(str(row) for t in tables for row in query(settings, f"SELECT * FROM {t}"))
+    status = run(settings, "-m", "sync", "status")
+    for text in (console, log_text, dump, status.stdout, status.stderr):
+        assert TOKEN not in text and leaky_token not in text
+
+
+def test_console_without_utf8_does_not_crash(settings):
+    add(settings)
+    out = run(settings, "-m", "tests.run_fake_sync", "--console", extra_env={"PYTHONIOENCODING": "cp1252"})
+    assert out.returncode == 0, out.stderr
+    assert "Logging error" not in out.stderr
+    assert "Found 1 API integrations due for sync" in out.stderr
