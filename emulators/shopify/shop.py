@@ -1,0 +1,180 @@
+"""One emulated shop: its data, its access token, its leaky bucket, its bulk operations, its counters."""
+
+from __future__ import annotations
+
+import collections
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from graphql import GraphQLSchema
+
+from .bulk import BulkOp, check_bulk_query, elapsed, run_bulk
+from .data import ShopData
+from .search import numeric_id
+
+
+class LeakyBucket:
+    """Shopify's cost bucket: requested cost is taken up front, the unused part refunded after."""
+
+    def __init__(self, size: float, restore_rate: float):
+        self.size = float(size)
+        self.restore_rate = float(restore_rate)
+        self.available = float(size)
+        self.at = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.available = min(self.size, self.available + (now - self.at) * self.restore_rate)
+        self.at = now
+
+    def take(self, cost: float) -> bool:
+        self._refill()
+        if cost > self.available:
+            return False
+        self.available -= cost
+        return True
+
+    def refund(self, amount: float) -> None:
+        self._refill()
+        self.available = min(self.size, self.available + max(0.0, amount))
+
+    def status(self) -> dict[str, float]:
+        self._refill()
+        return {"maximumAvailable": self.size, "currentlyAvailable": int(self.available),
+                "restoreRate": self.restore_rate}
+
+
+@dataclass
+class CostSample:
+    at: float  # monotonic
+    requested: int
+    actual: int
+    available_after: float
+
+
+@dataclass
+class ShopStats:
+    requests: collections.Counter = field(default_factory=collections.Counter)  # operation name -> answered
+    http_status: collections.Counter = field(default_factory=collections.Counter)
+    throttled: int = 0
+    max_cost_exceeded: int = 0
+    faults_injected: int = 0
+    bulk_started: int = 0
+    bulk_downloads: int = 0
+    costs: list[CostSample] = field(default_factory=list)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def points_per_second(self, *, after_first_drain: float | None = None) -> float:
+        """Actual points used per second, over the window starting when the bucket first ran low.
+
+        Starting the window there leaves out the full bucket a sync begins with, which would flatter the
+        figure: what remains measures how well the client keeps up with the restore rate.
+        """
+        samples = self.costs
+        if after_first_drain is not None:
+            start = next((i for i, s in enumerate(samples) if s.available_after <= after_first_drain), None)
+            if start is None:
+                return 0.0
+            samples = samples[start:]
+        if len(samples) < 2:
+            return 0.0
+        span = samples[-1].at - samples[0].at
+        return sum(s.actual for s in samples[1:]) / span if span > 0 else 0.0
+
+
+class EmulatedShop:
+    def __init__(self, domain: str, token: str, data: ShopData, schema: GraphQLSchema, *, bucket_size: float,
+                 restore_rate: float, base_url_fn, name: str | None = None):
+        self.domain = domain
+        self.token = token
+        self.data = data
+        self.schema = schema
+        self.name = name or domain.split(".")[0].replace("-", " ").title()
+        self.bucket = LeakyBucket(bucket_size, restore_rate)
+        self.denied: dict[str, str] = {}  # root field -> access scope the app lacks
+        self.stats = ShopStats()
+        self.bulk_ops: dict[int, BulkOp] = {}
+        self.bulk_seconds = 0.2  # how long an operation stays RUNNING
+        self.bulk_cut_short = 0  # drop this many lines from results (the objectCount stays)
+        self.bulk_fail = False  # operations end FAILED with a partial result
+        self._base_url_fn = base_url_fn
+        self.lock = threading.RLock()
+
+    # --- GraphQL-facing views ----------------------------------------------------------------------------
+    def shop_info(self) -> dict[str, Any]:
+        return {"id": "gid://shopify/Shop/1", "name": self.name, "myshopifyDomain": self.domain,
+                "currencyCode": self.data.currency, "ianaTimezone": "America/New_York",
+                "plan": {"displayName": "Basic", "partnerDevelopment": False, "shopifyPlus": False}}
+
+    def node(self, gid: str) -> dict[str, Any] | None:
+        kind = gid.split("/")[-2] if gid.count("/") >= 3 else ""
+        number = numeric_id(gid)
+        if kind == "BulkOperation" and number in self.bulk_ops:
+            return self._bulk_view(self.bulk_ops[number])
+        if kind == "Order" and number in self.data.orders:
+            return {"__typename": "Order", **self.data.orders[number]}
+        if kind == "Product" and number in self.data.products:
+            return {"__typename": "Product", **self.data.products[number]}
+        return None
+
+    # --- bulk operations ---------------------------------------------------------------------------------
+    def _advance(self, op: BulkOp) -> None:
+        if op.status == "CREATED":
+            op.status = "RUNNING"
+        if op.status == "RUNNING" and elapsed(op) >= self.bulk_seconds:
+            run_bulk(self.schema, self, op)
+
+    def _bulk_view(self, op: BulkOp) -> dict[str, Any]:
+        self._advance(op)
+        return op.view(self._base_url_fn())
+
+    def current_bulk_view(self) -> dict[str, Any] | None:
+        if not self.bulk_ops:
+            return None
+        return self._bulk_view(self.bulk_ops[max(self.bulk_ops)])
+
+    def run_bulk(self, query: str) -> dict[str, Any]:
+        for op in self.bulk_ops.values():
+            self._advance(op)
+            if op.status in ("CREATED", "RUNNING"):
+                return {"bulkOperation": None, "userErrors": [{
+                    "field": None,
+                    "message": f"A bulk query operation for this app and shop is already in progress: {op.gid}."}]}
+        problem = check_bulk_query(self.schema, query)
+        if problem:
+            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": problem}]}
+        number = self.data.new_id()
+        op = BulkOp(number=number, query=query, created_at=datetime.now(timezone.utc), started=time.monotonic(),
+                    file_token=secrets.token_urlsafe(16))
+        self.bulk_ops[number] = op
+        self.stats.bulk_started += 1
+        return {"bulkOperation": op.view(self._base_url_fn()), "userErrors": []}
+
+    def cancel_bulk(self, gid: str) -> dict[str, Any]:
+        op = self.bulk_ops.get(numeric_id(gid))
+        if op is None:
+            return {"bulkOperation": None, "userErrors": [{"field": ["id"], "message": "Bulk operation does not exist"}]}
+        if op.status in ("CREATED", "RUNNING"):
+            op.status = "CANCELED"
+            op.completed_at = datetime.now(timezone.utc)
+        return {"bulkOperation": op.view(self._base_url_fn()), "userErrors": []}
+
+    def bulk_file(self, token: str) -> bytes | None:
+        for op in self.bulk_ops.values():
+            if op.file_token == token and op.content is not None:
+                self.stats.bulk_downloads += 1
+                return op.content
+        return None
+
+    # --- what the emulator holds, for tests -------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        return {"orders": len(self.data.orders), "products": len(self.data.products),
+                "customers": len(self.data.customers),
+                "inventory": sum(len(v) for v in self.data.levels.values())}

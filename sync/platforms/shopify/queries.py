@@ -1,0 +1,334 @@
+"""Every GraphQL document the Shopify fetcher sends, in one place.
+
+The tests validate each of them against the reference Admin API schema (2025-01) with graphql-core, and
+check that its requested cost stays under Shopify's single-query maximum of 1,000 points. Page sizes are
+therefore part of the documents' contract: they are chosen here, next to the selections they multiply.
+
+Cost model (shopify.dev "API rate limits"): an object costs 1, a scalar or enum 0, a connection 2 plus
+`first` times the cost of one node. So nested connections multiply, and the page sizes below keep
+`requestedQueryCost` of each document well under 1,000 (see `tests/test_shopify_queries.py`).
+
+Selections stay away from buyer PII on orders (no email, no addresses): orders carry the customer's id
+only; the customers data type is where customer fields live, behind its own access scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- page sizes (each document's requested cost is checked in the tests) -------------------------------
+ORDERS_PAGE = 20  # orders per page; each with up to ORDER_LINE_ITEMS_FIRST line items inline
+ORDER_LINE_ITEMS_FIRST = 5
+LINE_ITEMS_PAGE = 100  # follow-up pages for orders with more line items
+PRODUCTS_PAGE = 25
+PRODUCT_VARIANTS_FIRST = 10
+VARIANTS_PAGE = 100
+CUSTOMERS_PAGE = 200
+LOCATIONS_PAGE = 5  # locations per inventory page, each with up to LOCATION_LEVELS_FIRST levels inline
+LOCATION_LEVELS_FIRST = 50
+LEVELS_PAGE = 200  # follow-up pages for a location with more levels
+# The quantity names stored for each inventory level (InventoryLevel.quantities(names:)).
+INVENTORY_QUANTITY_NAMES = ("available", "on_hand", "committed", "incoming")
+
+# --- selections shared by the paged and the bulk documents ---------------------------------------------
+_MONEY = "shopMoney { amount currencyCode }"
+
+ORDER_FIELDS = f"""
+      id
+      name
+      createdAt
+      updatedAt
+      processedAt
+      cancelledAt
+      cancelReason
+      closedAt
+      displayFinancialStatus
+      displayFulfillmentStatus
+      currencyCode
+      test
+      tags
+      sourceName
+      customer {{ id }}
+      totalPriceSet {{ {_MONEY} }}
+      subtotalPriceSet {{ {_MONEY} }}
+      totalTaxSet {{ {_MONEY} }}
+      totalDiscountsSet {{ {_MONEY} }}"""
+
+LINE_ITEM_FIELDS = f"""
+          id
+          name
+          sku
+          quantity
+          currentQuantity
+          variant {{ id }}
+          originalUnitPriceSet {{ {_MONEY} }}
+          discountedTotalSet {{ {_MONEY} }}"""
+
+PRODUCT_FIELDS = """
+      id
+      title
+      handle
+      status
+      vendor
+      productType
+      tags
+      createdAt
+      updatedAt
+      publishedAt"""
+
+VARIANT_FIELDS = """
+          id
+          title
+          sku
+          price
+          compareAtPrice
+          barcode
+          position
+          createdAt
+          updatedAt
+          selectedOptions { name value }
+          inventoryItem { id tracked }"""
+
+CUSTOMER_FIELDS = """
+      id
+      firstName
+      lastName
+      displayName
+      email
+      phone
+      state
+      verifiedEmail
+      taxExempt
+      tags
+      createdAt
+      updatedAt
+      numberOfOrders
+      amountSpent { amount currencyCode }
+      defaultAddress { city province countryCodeV2 zip }"""
+
+LEVEL_FIELDS = """
+          id
+          updatedAt
+          item { id sku }
+          quantities(names: $quantityNames) { name quantity }"""
+
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+
+# --- connection test -------------------------------------------------------------------------------------
+SHOP = """
+query ShopInfo {
+  shop { name myshopifyDomain currencyCode ianaTimezone plan { displayName } }
+}"""
+
+# --- paged reads: sortKey UPDATED_AT ascending, filtered by `updated_at:>='...'` ------------------------
+# `$withCount` asks the matching count on the first page only, in the same request: it decides whether the
+# delta is large enough for a bulk operation without spending a request on it.
+ORDERS = f"""
+query Orders($first: Int!, $after: String, $query: String, $withCount: Boolean!, $lineItemsFirst: Int!) {{
+  ordersCount(query: $query, limit: null) @include(if: $withCount) {{ count precision }}
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    {_PAGE_INFO}
+    nodes {{{ORDER_FIELDS}
+      lineItems(first: $lineItemsFirst) {{
+        {_PAGE_INFO}
+        nodes {{{LINE_ITEM_FIELDS}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+ORDER_LINE_ITEMS = f"""
+query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    id
+    lineItems(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{{LINE_ITEM_FIELDS}
+      }}
+    }}
+  }}
+}}"""
+
+PRODUCTS = f"""
+query Products($first: Int!, $after: String, $query: String, $withCount: Boolean!, $variantsFirst: Int!) {{
+  productsCount(query: $query, limit: null) @include(if: $withCount) {{ count precision }}
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    {_PAGE_INFO}
+    nodes {{{PRODUCT_FIELDS}
+      variants(first: $variantsFirst) {{
+        {_PAGE_INFO}
+        nodes {{{VARIANT_FIELDS}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+PRODUCT_VARIANTS = f"""
+query ProductVariants($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    id
+    variants(first: $first, after: $after) {{
+      {_PAGE_INFO}
+      nodes {{{VARIANT_FIELDS}
+      }}
+    }}
+  }}
+}}"""
+
+CUSTOMERS = f"""
+query Customers($first: Int!, $after: String, $query: String, $withCount: Boolean!) {{
+  customersCount(query: $query) @include(if: $withCount) {{ count precision }}
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    {_PAGE_INFO}
+    nodes {{{CUSTOMER_FIELDS}
+    }}
+  }}
+}}"""
+
+# Inventory: one record per inventory item x location, read from each location's levels, filtered by
+# the level's own `updated_at` (a quantity change moves the level, not the inventory item).
+INVENTORY = f"""
+query Inventory($first: Int!, $after: String, $levelsFirst: Int!, $query: String, $quantityNames: [String!]!) {{
+  locations(first: $first, after: $after, includeInactive: true, sortKey: ID) {{
+    {_PAGE_INFO}
+    nodes {{
+      id
+      name
+      isActive
+      inventoryLevels(first: $levelsFirst, query: $query) {{
+        {_PAGE_INFO}
+        nodes {{{LEVEL_FIELDS}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+LOCATION_LEVELS = f"""
+query LocationLevels($id: ID!, $first: Int!, $after: String, $query: String, $quantityNames: [String!]!) {{
+  location(id: $id) {{
+    id
+    name
+    isActive
+    inventoryLevels(first: $first, after: $after, query: $query) {{
+      {_PAGE_INFO}
+      nodes {{{LEVEL_FIELDS}
+      }}
+    }}
+  }}
+}}"""
+
+# --- bulk operations -------------------------------------------------------------------------------------
+BULK_RUN = """
+mutation BulkRun($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}"""
+
+BULK_STATUS = """
+query BulkStatus($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation {
+      id status errorCode objectCount rootObjectCount fileSize url partialDataUrl createdAt completedAt
+    }
+  }
+}"""
+
+BULK_CURRENT = """
+query BulkCurrent {
+  currentBulkOperation(type: QUERY) { id status errorCode objectCount rootObjectCount url partialDataUrl }
+}"""
+
+BULK_CANCEL = """
+mutation BulkCancel($id: ID!) {
+  bulkOperationCancel(id: $id) {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class BulkQuery:
+    """The inner query of a bulk operation: a template with `{search}` for the `query:` filter argument.
+
+    Bulk queries take no `first`/`after` (Shopify pages internally) and use `edges { node }`; a child
+    connection's rows come back as separate JSONL lines carrying `__parentId`.
+    """
+
+    name: str
+    template: str
+
+    def render(self, search: str | None) -> str:
+        from json import dumps
+
+        arg = f"(query: {dumps(search)})" if search else ""
+        return self.template.replace("{search}", arg)
+
+
+BULK_ORDERS = BulkQuery("orders", f"""
+{{
+  orders{{search}} {{
+    edges {{ node {{{ORDER_FIELDS}
+      lineItems {{ edges {{ node {{{LINE_ITEM_FIELDS}
+      }} }} }}
+    }} }}
+  }}
+}}""")
+
+BULK_PRODUCTS = BulkQuery("products", f"""
+{{
+  products{{search}} {{
+    edges {{ node {{{PRODUCT_FIELDS}
+      variants {{ edges {{ node {{{VARIANT_FIELDS}
+      }} }} }}
+    }} }}
+  }}
+}}""")
+
+BULK_CUSTOMERS = BulkQuery("customers", f"""
+{{
+  customers{{search}} {{
+    edges {{ node {{{CUSTOMER_FIELDS}
+    }} }}
+  }}
+}}""")
+
+_BULK_LEVEL_FIELDS = LEVEL_FIELDS.replace(
+    "$quantityNames", "[" + ", ".join(f'"{n}"' for n in INVENTORY_QUANTITY_NAMES) + "]")
+
+BULK_INVENTORY = BulkQuery("inventory", f"""
+{{
+  locations(includeInactive: true) {{
+    edges {{ node {{
+      id
+      name
+      isActive
+      inventoryLevels{{search}} {{ edges {{ node {{{_BULK_LEVEL_FIELDS}
+      }} }} }}
+    }} }}
+  }}
+}}""")
+
+BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, BULK_INVENTORY)}
+
+# Every document sent as a request body (the bulk templates are rendered in the tests, with and without
+# a filter, and validated as well).
+DOCUMENTS = {
+    "ShopInfo": SHOP,
+    "Orders": ORDERS,
+    "OrderLineItems": ORDER_LINE_ITEMS,
+    "Products": PRODUCTS,
+    "ProductVariants": PRODUCT_VARIANTS,
+    "Customers": CUSTOMERS,
+    "Inventory": INVENTORY,
+    "LocationLevels": LOCATION_LEVELS,
+    "BulkRun": BULK_RUN,
+    "BulkStatus": BULK_STATUS,
+    "BulkCurrent": BULK_CURRENT,
+    "BulkCancel": BULK_CANCEL,
+}
