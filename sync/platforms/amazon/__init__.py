@@ -1,0 +1,40 @@
+"""Amazon Selling Partner API platform, through python-amazon-sp-api (`sp_api`).
+
+Login with Amazon (refresh token + app id + client secret; no AWS keys). Data types: `orders` (with
+their items), `products` (the merchant listings report), `inventory` (FBA summaries). Modules:
+`client` (sp_api clients, endpoints, per-connection LWA tokens), `ratelimit` (per-operation buckets),
+`calls` (pacing, retries, error messages), `orders`, `listings` + `documents`, `inventory`,
+`tuning` (AMAZON_* knobs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...config import Settings
+from ...errors import CredentialError
+from ..base import require_fields
+from .regions import region_endpoint
+
+REQUIRED = ("refresh_token", "lwa_app_id", "lwa_client_secret", "marketplace_ids")
+
+
+class AmazonPlatform:
+    name = "amazon"
+    data_types = ("orders", "products", "inventory")
+
+    def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
+        require_fields("amazon", secrets, REQUIRED)
+        ids = secrets["marketplace_ids"]
+        if isinstance(ids, str) or not isinstance(ids, (list, tuple)) or not all(isinstance(m, str) and m for m in ids):
+            raise CredentialError("amazon credentials' marketplace_ids must be a list of marketplace id strings")
+        region_endpoint(list(ids))  # unknown ids or mixed regions: CredentialError now, not mid-sync
+
+    def connect(self, secrets: Mapping[str, Any], settings: Settings):
+        from .connection import AmazonConnection  # imports sp_api only when Amazon is used
+
+        self.validate_secrets(secrets)
+        return AmazonConnection(secrets, settings)
+
+
+__all__ = ["AmazonPlatform"]

@@ -1,0 +1,101 @@
+"""`inventory`: FBA getInventorySummaries (details=true), per marketplace, one record per seller SKU.
+
+Record ids follow the listings scheme: the seller SKU in the integration's first marketplace,
+`<sku>|<marketplaceId>` in the others; `data` is the InventorySummary plus `marketplaceId`.
+Inventory is a snapshot, read whole each sync (dedup keeps writes to what changed). A nextToken expires
+30 seconds after it is issued, so pages are followed at once (each page is only committed in between);
+should one expire anyway, the marketplace is read again from the start (`AMAZON_INVENTORY_RESTARTS`).
+
+A seller not enrolled in FBA gets 403 (or no summaries at all): the data type is skipped with that
+reason, and the other data types still sync.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator
+
+from ...errors import DataTypeSkipped, PlatformError
+from ...models import Page, Record, StreamRequest
+from .calls import AmazonForbidden, SpApiCaller
+from .client import InventoriesClient
+from .listings import listing_id
+from .timeutil import iso, parse
+from .tuning import AmazonTuning
+
+NOT_ENROLLED = ("Amazon denied access to FBA inventory (403): the seller is not enrolled in Fulfillment by "
+                "Amazon, or the app lacks the 'Amazon Fulfillment' role. Inventory is skipped; enrol in FBA "
+                "or grant the role and authorize the app again to sync it.")
+NOTHING = ("Amazon returned no FBA inventory for any marketplace of this seller: the seller does not appear "
+           "to be enrolled in Fulfillment by Amazon. Inventory is skipped.")
+
+
+def _updated(summary: dict[str, Any]) -> datetime | None:
+    raw = summary.get("lastUpdatedTime")
+    try:
+        return parse(raw) if raw else None
+    except ValueError:
+        return None
+
+
+class _TokenExpired(Exception):
+    pass
+
+
+def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: StreamRequest,
+                    marketplace_ids: list[str], tuning: AmazonTuning) -> Iterator[Page]:
+    total = 0
+    try:
+        for index, marketplace in enumerate(marketplace_ids):
+            last = index == len(marketplace_ids) - 1
+            for restart in range(tuning.inventory_restarts + 1):
+                try:
+                    for page in _marketplace_pages(caller, client, marketplace, marketplace_ids[0]):
+                        total += len(page.records)
+                        if last and page.state is not None:
+                            if total == 0:
+                                raise DataTypeSkipped(NOTHING)
+                            page.state = {"snapshot_at": iso(request.started_at)}
+                        elif page.state is not None:
+                            page.state = None
+                        yield page
+                    break
+                except _TokenExpired:
+                    if restart == tuning.inventory_restarts:
+                        raise PlatformError(
+                            f"Amazon's inventory page token for marketplace {marketplace} kept expiring "
+                            f"(they live 30 seconds); the next sync will try again.") from None
+    except AmazonForbidden:
+        raise DataTypeSkipped(NOT_ENROLLED) from None
+
+
+def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketplace: str,
+                       primary: str) -> Iterator[Page]:
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {"details": "true", "granularityType": "Marketplace",
+                                  "granularityId": marketplace, "marketplaceIds": [marketplace]}
+        if token:
+            params["nextToken"] = token
+        try:
+            response = caller.call("getInventorySummaries",
+                                   lambda: client.get_inventory_summary_marketplace(**params))
+        except PlatformError as exc:
+            if token and "expired" in str(exc).lower():
+                raise _TokenExpired() from None
+            raise
+        payload = response.payload or {}
+        summaries = payload.get("inventorySummaries") or []
+        token = ((response.pagination or {}).get("nextToken") if hasattr(response, "pagination") else None) \
+            or response.next_token
+        records = []
+        for summary in summaries:
+            sku = str(summary.get("sellerSku") or "").strip()
+            if not sku:
+                continue
+            records.append(Record(external_id=listing_id(sku, marketplace, primary),
+                                  data={**summary, "marketplaceId": marketplace}, updated_at=_updated(summary)))
+        # A non-None state marks the marketplace's last page; fetch_inventory sets the real cursor.
+        yield Page(records=records, state=None if token else {})
+        if not token:
+            return

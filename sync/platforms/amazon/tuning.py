@@ -1,0 +1,70 @@
+"""Amazon-specific tuning knobs, read from the environment (`settings.env`); documented in the README.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| `AMAZON_HTTP_TIMEOUT_SECONDS` | per-request timeout of the SP-API / LWA / report-document calls | 60 |
+| `AMAZON_MAX_RETRIES` | retries of one call after 429 / 5xx / timeout / dropped connection | 8 |
+| `AMAZON_RETRY_BASE_SECONDS` | first backoff step (doubles per retry, capped by the next knob) | 1 |
+| `AMAZON_RETRY_MAX_SECONDS` | longest single backoff wait | 120 |
+| `AMAZON_ORDERS_INITIAL_DAYS` | how far back the first orders sync reads (LastUpdatedAfter) | 730 |
+| `AMAZON_ORDERS_PAGE_SIZE` | getOrders MaxResultsPerPage (1-100) | 100 |
+| `AMAZON_REPORT_POLL_SECONDS` | first wait between getReport polls (grows x1.5) | 2 |
+| `AMAZON_REPORT_POLL_MAX_SECONDS` | longest wait between polls | 60 |
+| `AMAZON_REPORT_TIMEOUT_SECONDS` | give up on a report still not DONE after this long | 3600 |
+| `AMAZON_REPORT_REUSE_MINUTES` | reuse a listings report requested (or finished) this recently | 30 |
+| `AMAZON_INVENTORY_RESTARTS` | times an inventory listing restarts after its nextToken expired | 2 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ...errors import ConfigError
+
+
+def _num(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
+    return value
+
+
+@dataclass(frozen=True)
+class AmazonTuning:
+    http_timeout: float = 60.0
+    max_retries: int = 8
+    retry_base: float = 1.0
+    retry_max: float = 120.0
+    orders_initial_days: int = 730
+    orders_page_size: int = 100
+    report_poll: float = 2.0
+    report_poll_max: float = 60.0
+    report_timeout: float = 3600.0
+    report_reuse_minutes: float = 30.0
+    inventory_restarts: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "AmazonTuning":
+        page = int(_num(env, "AMAZON_ORDERS_PAGE_SIZE", 100, 1, integer=True))
+        if page > 100:
+            raise ConfigError(f"AMAZON_ORDERS_PAGE_SIZE must be at most 100, got {page}")
+        return cls(
+            http_timeout=_num(env, "AMAZON_HTTP_TIMEOUT_SECONDS", 60.0, 0.1),
+            max_retries=int(_num(env, "AMAZON_MAX_RETRIES", 8, 0, integer=True)),
+            retry_base=_num(env, "AMAZON_RETRY_BASE_SECONDS", 1.0, 0.0),
+            retry_max=_num(env, "AMAZON_RETRY_MAX_SECONDS", 120.0, 0.0),
+            orders_initial_days=int(_num(env, "AMAZON_ORDERS_INITIAL_DAYS", 730, 1, integer=True)),
+            orders_page_size=page,
+            report_poll=_num(env, "AMAZON_REPORT_POLL_SECONDS", 2.0, 0.0),
+            report_poll_max=_num(env, "AMAZON_REPORT_POLL_MAX_SECONDS", 60.0, 0.0),
+            report_timeout=_num(env, "AMAZON_REPORT_TIMEOUT_SECONDS", 3600.0, 1.0),
+            report_reuse_minutes=_num(env, "AMAZON_REPORT_REUSE_MINUTES", 30.0, 0.0),
+            inventory_restarts=int(_num(env, "AMAZON_INVENTORY_RESTARTS", 2, 0, integer=True)),
+        )
