@@ -62,6 +62,8 @@ class RunSummary:
     finished_at: datetime | None = None
     due: int = 0
     results: list[SyncResult] = field(default_factory=list)
+    # Failures outside any one integration's sync (the database went away under a worker).
+    worker_errors: list[str] = field(default_factory=list)
 
     @property
     def synced(self) -> int:
@@ -69,7 +71,7 @@ class RunSummary:
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.results if not r.success)
+        return sum(1 for r in self.results if not r.success) + len(self.worker_errors)
 
     @property
     def status(self) -> str:
@@ -90,6 +92,7 @@ class RunSummary:
             "synced": self.synced,
             "failed": self.failed,
             "results": [r.summary() for r in self.results],
+            **({"errors": self.worker_errors} if self.worker_errors else {}),
         }
 
 
@@ -166,9 +169,11 @@ class SyncEngine:
                 result = self._sync_integration(store, integration, run_id, params, worker_id, leases)
                 with lock:
                     summary.results.append(result)
-        except Exception:
+        except Exception as exc:
             # Only the store itself failing gets here; held leases expire and a later run retries.
             log.exception("❌ Worker %s stopped: the database failed", worker_id)
+            with lock:
+                summary.worker_errors.append(self._redactor.scrub(f"database error: {type(exc).__name__}: {exc}"))
         finally:
             store.close()
 

@@ -4,6 +4,9 @@ SCHEMA_VERSION = 1
 
 # Columns added to an older table (SQLite has no ADD COLUMN IF NOT EXISTS): name -> declaration.
 CREDENTIAL_COLUMNS = {
+    "client_id": "TEXT",
+    "platform_type": "TEXT",
+    "status": "TEXT DEFAULT 'pending'",
     "display_name": "TEXT",
     "credentials": "TEXT",
     "is_active": "INTEGER DEFAULT 1",
@@ -19,6 +22,10 @@ CREDENTIAL_COLUMNS = {
     "updated_at": "TEXT",
 }
 RESULT_COLUMNS = {
+    "result_id": "TEXT",
+    "client_id": "TEXT",
+    "credential_id": "TEXT",
+    "platform_type": "TEXT",
     "run_id": "TEXT",
     "records_fetched": "INTEGER DEFAULT 0",
     "records_stored": "INTEGER DEFAULT 0",

@@ -21,6 +21,16 @@ ALTER TABLE client_api_credentials ADD COLUMN IF NOT EXISTS locked_by text;
 ALTER TABLE client_api_credentials ADD COLUMN IF NOT EXISTS locked_until timestamptz;
 ALTER TABLE client_api_credentials ADD COLUMN IF NOT EXISTS created_at timestamptz DEFAULT now();
 ALTER TABLE client_api_credentials ADD COLUMN IF NOT EXISTS updated_at timestamptz DEFAULT now();
+-- The guide's first version may have kept the secrets as json/jsonb: a Fernet token is not JSON,
+-- so the column becomes text (values kept as their JSON text, encrypted at their next sync).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'client_api_credentials'
+                 AND column_name = 'credentials' AND data_type <> 'text') THEN
+        ALTER TABLE client_api_credentials ALTER COLUMN credentials TYPE text USING credentials::text;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS client_api_credentials_due_idx
     ON client_api_credentials (next_sync_at NULLS FIRST) WHERE is_active;
 CREATE INDEX IF NOT EXISTS client_api_credentials_client_idx ON client_api_credentials (client_id);

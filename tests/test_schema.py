@@ -1,0 +1,108 @@
+"""init-db: creates everything, runs twice, and upgrades the guide's first tables without losing data."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from sync.engine import SyncEngine
+from sync.ids import data_table
+from sync.models import RunParams
+from sync.platforms import PlatformRegistry
+from sync.store import open_store
+
+from .engine_fixtures import make_settings, query
+from .fakeplatform import FakePlatform, FakeShop
+
+LEGACY_PG = """
+CREATE TABLE client_api_credentials (
+    credential_id uuid PRIMARY KEY, client_id uuid, platform_type text, status text,
+    last_sync_at timestamptz, next_sync_at timestamptz, sync_frequency_hours integer, error_message text,
+    credentials jsonb);
+CREATE TABLE client_api_sync_results (
+    client_id uuid, credential_id uuid, platform_type text, records_fetched integer, records_stored integer,
+    sync_duration_seconds float, success boolean, data_types_synced json, sync_triggered_by text);
+"""
+LEGACY_SQLITE = """
+CREATE TABLE client_api_credentials (
+    credential_id TEXT PRIMARY KEY, client_id TEXT, platform_type TEXT, status TEXT,
+    last_sync_at TEXT, next_sync_at TEXT, sync_frequency_hours INTEGER, error_message TEXT, credentials TEXT);
+CREATE TABLE client_api_sync_results (
+    client_id TEXT, credential_id TEXT, platform_type TEXT, records_fetched INTEGER, records_stored INTEGER,
+    sync_duration_seconds REAL, success INTEGER, data_types_synced TEXT, sync_triggered_by TEXT);
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, tmp_path):
+    dsn = request.getfixturevalue("fresh_pg_dsn") if request.param == "postgres" else None
+    return make_settings(request.param, tmp_path, dsn)
+
+
+def _execute_script(settings, script: str) -> None:
+    if settings.store_kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(script)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(settings.sqlite_path)
+        conn.executescript(script)
+        conn.close()
+
+
+def test_init_db_is_idempotent(settings):
+    store = open_store(settings)
+    store.init_db()
+    store.init_db()
+    store.close()
+    names = {"client_api_credentials", "client_api_sync_results", "api_sync_runs"}
+    for name in names:
+        assert query(settings, f"SELECT count(*) FROM {name}")[0][0] == 0
+
+
+def test_upgrades_the_guides_tables_and_keeps_rows(settings):
+    client, credential = str(uuid.uuid4()), str(uuid.uuid4())
+    legacy_secrets = json.dumps({"shop_domain": "old.myshopify.com", "access_token": "shpat_" + "0ld" * 10})
+    _execute_script(settings, LEGACY_PG if settings.store_kind == "postgres" else LEGACY_SQLITE)
+    table = data_table(client)
+    # The guide's first version: data tables with its own columns and rows.
+    id_type = "serial" if settings.store_kind == "postgres" else "integer"
+    legacy_data = (f'CREATE TABLE "{table}" (id {id_type} PRIMARY KEY, data_type text, data text);'
+                   f"INSERT INTO \"{table}\" (data_type, data) VALUES ('orders', 'old row');")
+    _execute_script(settings, legacy_data)
+    insert = ("INSERT INTO client_api_credentials (credential_id, client_id, platform_type, status, "
+              "sync_frequency_hours, credentials) VALUES (?, ?, 'shopify', 'connected', 24, ?)")
+    query_settings = settings
+    if settings.store_kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(insert.replace("?", "%s"), (credential, client, legacy_secrets))
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(settings.sqlite_path)
+        conn.execute(insert, (credential, client, legacy_secrets))
+        conn.commit()
+        conn.close()
+    store = open_store(settings)
+    store.init_db()
+    integration = store.get_integration(credential)
+    store.close()
+    assert integration.is_active and integration.sync_frequency_hours == 24 and integration.sync_state == {}
+
+    # The old integration syncs, its plaintext secrets get encrypted, the old data row stays.
+    engine = SyncEngine(settings, platforms=PlatformRegistry({"shopify": FakePlatform(
+        {"old.myshopify.com": FakeShop.generate(orders=10, products=2)})}))
+    summary = engine.run(RunParams())
+    assert summary.synced == 1, summary.as_json()
+    stored = query(query_settings, "SELECT credentials FROM client_api_credentials")[0][0]
+    assert str(stored).startswith("gAAAA") and "shpat_" not in str(stored)
+    assert query(settings, f'SELECT count(*) FROM "{table}"')[0][0] == 13
+    assert query(settings, f"SELECT data FROM \"{table}\" WHERE id = 1")[0][0] == "old row"
+    assert query(settings, "SELECT count(*) FROM client_api_sync_results")[0][0] == 1

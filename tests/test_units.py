@@ -1,0 +1,87 @@
+"""Pure pieces: schedule arithmetic, hashing, dedup classification, identifiers, secrets box, redaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography.fernet import Fernet
+
+from sync import dedup, schedule
+from sync.crypto import SecretBox
+from sync.errors import ConfigError, CredentialError
+from sync.hashing import canonical_json, content_hash
+from sync.ids import data_table, normalize_uuid, sku_cache_table
+from sync.logs import Redactor
+from sync.models import Record
+
+UTC = timezone.utc
+
+
+def test_success_schedule_stays_anchored_at_midnight():
+    midnight = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)
+    started = midnight + timedelta(minutes=3)
+    finished = started + timedelta(minutes=20)
+    assert schedule.next_after_success(midnight, started, 24, finished) == midnight + timedelta(days=1)
+    # A cron that was down for three days still lands on a midnight, in the future.
+    late = midnight + timedelta(days=3, hours=5)
+    assert schedule.next_after_success(midnight, late, 24, late) == midnight + timedelta(days=4)
+    # The first sync anchors the schedule at its start.
+    assert schedule.next_after_success(None, started, 6, finished) == started + timedelta(hours=6)
+
+
+def test_failure_backoff_doubles_and_is_capped_by_frequency():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    delays = [schedule.next_after_failure(n, 24, now) - now for n in range(1, 9)]
+    assert delays[:4] == [timedelta(minutes=15), timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2)]
+    assert delays[-1] == timedelta(hours=24)
+    assert schedule.next_after_failure(5, 1, now) - now == timedelta(hours=1)
+
+
+def test_hash_ignores_key_order_and_sees_changes():
+    a = canonical_json({"b": 1, "a": {"y": [1, 2], "x": "é"}})
+    b = canonical_json({"a": {"x": "é", "y": [1, 2]}, "b": 1})
+    assert a == b and content_hash(a) == content_hash(b)
+    assert content_hash(canonical_json({"b": 2, "a": {"y": [1, 2], "x": "é"}})) != content_hash(a)
+    assert "\\u0000" not in canonical_json({"a": "x\x00y"})
+
+
+def test_classify_counts_new_updated_unchanged_and_repeats():
+    records = [Record("1", {"v": 1}), Record("2", {"v": 2}), Record("3", {"v": 3}), Record("3", {"v": 4})]
+    staged, repeats = dedup.stage(records)
+    assert repeats == 1 and staged["3"].data_json == '{"v":4}'
+    stored = {"1": staged["1"].record_hash, "2": "something else"}
+    plan = dedup.classify(staged, stored, repeats)
+    assert (plan.new, plan.updated, plan.unchanged) == (1, 1, 2)
+    assert sorted(r.external_id for r in plan.rows) == ["2", "3"]
+
+
+def test_identifiers():
+    cid = "3F2B8C1E-5D4A-4E6F-9A7B-1C2D3E4F5A6B"
+    assert normalize_uuid(cid) == cid.lower()
+    assert data_table(cid) == "client_3f2b8c1e_5d4a_4e6f_9a7b_1c2d3e4f5a6b_data"
+    assert sku_cache_table(cid).endswith("_sku_cache")
+    for bad in ("abc123", "x'; DROP TABLE t; --", "", None):
+        with pytest.raises(ConfigError):
+            data_table(bad)
+
+
+def test_secret_box_rotation_and_errors():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    token = SecretBox((old,)).encrypt({"access_token": "t"})
+    rotated = SecretBox((new, old)).rotate(token)
+    assert SecretBox((new,)).decrypt(rotated) == {"access_token": "t"}
+    with pytest.raises(CredentialError, match="cannot be decrypted"):
+        SecretBox((new,)).decrypt(token)
+    with pytest.raises(ConfigError, match="not a valid Fernet key"):
+        SecretBox(("short",))
+    with pytest.raises(ConfigError, match="required"):
+        SecretBox(()).encrypt({"a": "b"})
+    assert SecretBox((new,)).decrypt('{"legacy": "plaintext"}') == {"legacy": "plaintext"}
+
+
+def test_redactor_scrubs_known_values_and_token_shapes():
+    redactor = Redactor(["my-very-secret-value"])
+    text = redactor.scrub("a my-very-secret-value b shpat_abcdef0123456789 X-Shopify-Access-Token: zzz123 Atzr|IwEB")
+    assert "my-very-secret-value" not in text and "shpat_abcdef" not in text and "zzz123" not in text
+    assert "Atzr|IwEB" not in text
