@@ -24,6 +24,8 @@ def _pg_available() -> bool:
 def pg_dsn():
     """A DSN whose search_path is a fresh schema, dropped at the end of the run."""
     if not _pg_available():
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL not reachable at {PG_DSN} (REQUIRE_POSTGRES is set)")
         pytest.skip(f"PostgreSQL not reachable at {PG_DSN}")
     import psycopg
 
