@@ -1,0 +1,311 @@
+"""The Amazon fetcher with the real sp_api client against the emulator, without the engine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sp_api.auth.access_token_client as sp_auth
+from sp_api.auth._core import build_cache_key
+
+from sync.errors import AuthError, ConfigError, CredentialError, DataTypeSkipped, PlatformError
+from sync.platforms.amazon import AmazonPlatform
+from sync.platforms.amazon.ratelimit import RateLimiter
+from sync.platforms.amazon.timeutil import parse
+from sync.platforms.amazon.tuning import AmazonTuning
+
+from .amazon_fixtures import DE, GB, US, direct_settings, drain, emulator, request
+
+
+def connect(emu, refresh_token, **env):
+    return AmazonPlatform().connect(emu.demo_secrets(refresh_token), direct_settings(emu, **env))
+
+
+# ----- pacing (no network) ----------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_bucket_spends_the_burst_then_paces_at_the_announced_rate():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    for _ in range(30):
+        limiter.acquire("getOrderItems")
+    assert clock.now == 0.0  # burst 30
+    limiter.acquire("getOrderItems")
+    assert clock.now == pytest.approx(2.0)  # documented 0.5/s
+    limiter.observe("getOrderItems", "30")  # x-amzn-RateLimit-Limit of a time-scaled emulator
+    start = clock.now
+    for _ in range(30):
+        limiter.acquire("getOrderItems")
+    assert clock.now - start == pytest.approx(1.0, abs=0.04)
+    assert limiter.throttled("getOrderItems") == pytest.approx(1 / 30)
+    start = clock.now
+    limiter.acquire("getOrderItems")
+    assert clock.now - start == pytest.approx(1 / 30)  # a 429 empties the bucket
+    limiter.observe("getOrderItems", "garbage")
+    assert limiter.rate("getOrderItems") == 30
+
+
+def test_tuning_knobs_are_validated():
+    assert AmazonTuning.from_env({}).orders_page_size == 100
+    assert AmazonTuning.from_env({"AMAZON_MAX_RETRIES": "3"}).max_retries == 3
+    with pytest.raises(ConfigError, match="AMAZON_ORDERS_PAGE_SIZE"):
+        AmazonTuning.from_env({"AMAZON_ORDERS_PAGE_SIZE": "500"})
+    with pytest.raises(ConfigError, match="AMAZON_HTTP_TIMEOUT_SECONDS"):
+        AmazonTuning.from_env({"AMAZON_HTTP_TIMEOUT_SECONDS": "soon"})
+
+
+def test_secrets_are_validated_without_echoing_them():
+    platform = AmazonPlatform()
+    good = {"refresh_token": "Atzr|x", "lwa_app_id": "a", "lwa_client_secret": "s", "marketplace_ids": [US]}
+    platform.validate_secrets(good)
+    with pytest.raises(CredentialError, match="marketplace_ids"):
+        platform.validate_secrets({**good, "marketplace_ids": US})
+    with pytest.raises(CredentialError, match="several regions"):
+        platform.validate_secrets({**good, "marketplace_ids": [US, DE]})
+    with pytest.raises(CredentialError) as err:
+        platform.validate_secrets({**good, "refresh_token": ""})
+    assert "Atzr" not in str(err.value)
+
+
+# ----- connection test and tokens ---------------------------------------------------------------------
+def test_connection_test_names_the_marketplaces():
+    with emulator() as emu:
+        emu.add_seller("rt-eu", marketplaces=[GB, DE])
+        conn = connect(emu, "rt-eu")
+        try:
+            assert conn.test() == "Amazon seller in GB, DE"
+        finally:
+            conn.close()
+
+
+def test_revoked_refresh_token_is_not_masked_by_the_library_token_cache():
+    with emulator() as emu:
+        emu.add_seller("rt-revoked")
+        emu.revoke("rt-revoked")
+        # A token the library's module-level cache would hand out for this refresh token:
+        sp_auth.cache[build_cache_key("rt-revoked")] = {"access_token": "Atza|stale", "expires_in": 3600}
+        try:
+            conn = connect(emu, "rt-revoked")
+            with pytest.raises(AuthError) as err:
+                conn.test()
+            conn.close()
+        finally:
+            sp_auth.cache.pop(build_cache_key("rt-revoked"), None)
+        message = str(err.value)
+        assert message.startswith("Amazon rejected the refresh token (invalid_grant)")
+        secrets = emu.demo_secrets("rt-revoked")
+        assert secrets["refresh_token"] not in message and secrets["lwa_client_secret"] not in message
+
+
+def test_revocation_mid_sync_is_an_auth_error():
+    with emulator() as emu:
+        emu.add_seller("rt-mid", orders=5)
+        conn = connect(emu, "rt-mid")
+        try:
+            conn.test()
+            emu.revoke("rt-mid")
+            with pytest.raises(AuthError, match="invalid_grant"):
+                drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+
+
+def test_tokens_are_never_shared_between_connections_or_emulators():
+    """Same refresh token on two emulators (as after a restart on another port), two sellers on one."""
+    with emulator() as first, emulator() as second:
+        for emu in (first, second):
+            emu.add_seller("rt-same", orders=2)
+        first.add_seller("rt-other", orders=1)
+        conns = [connect(first, "rt-same"), connect(second, "rt-same"), connect(first, "rt-other")]
+        try:
+            for conn in conns:
+                conn.test()
+            assert [c.clients.tokens.fetches for c in conns] == [1, 1, 1]
+            tokens = {c.clients.tokens._token["access_token"] for c in conns}
+            assert len(tokens) == 3
+            assert not any(k == build_cache_key("rt-same") for k in sp_auth.cache)  # module cache untouched
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+def test_wrong_app_secret_is_named_without_the_secret():
+    with emulator() as emu:
+        emu.add_seller("rt-app")
+        secrets = {**emu.demo_secrets("rt-app"), "lwa_client_secret": "amzn1.oa2-cs.v1.wrongwrongwrong"}
+        conn = AmazonPlatform().connect(secrets, direct_settings(emu))
+        with pytest.raises(AuthError, match="invalid_client") as err:
+            conn.test()
+        conn.close()
+        assert "wrongwrong" not in str(err.value)
+
+
+# ----- orders -------------------------------------------------------------------------------------------
+def test_orders_skip_items_of_unchanged_orders_and_set_the_cursor_last():
+    with emulator(order_items_page_size=2, time_scale=600) as emu:
+        emu.add_seller("rt-o", orders=250, listings=10)
+        everything = emu.orders("rt-o")
+        stored = {oid: parse(o["LastUpdateDate"]) for oid, o in list(everything.items())[:100]}
+        conn = connect(emu, "rt-o")
+        try:
+            records, pages = drain(conn.fetch(request("orders", stored=stored)))
+        finally:
+            conn.close()
+        assert len(pages) == 3 and [p.state is None for p in pages] == [True, True, False]
+        assert set(pages[-1].state) == {"last_updated_before"}
+        assert sum(p.skipped_unchanged for p in pages) == 100
+        assert {r.external_id for r in records} == set(everything) - set(stored)
+        for record in records:  # every item, across getOrderItems pages (2 per page here)
+            assert record.data == everything[record.external_id]
+            assert record.updated_at == parse(record.data["LastUpdateDate"])
+        assert set(emu.counters.order_items_ids) == set(everything) - set(stored)
+
+
+def test_orders_window_follows_the_cursor_minus_lookback():
+    with emulator() as emu:
+        emu.add_seller("rt-w", orders=40)
+        conn = connect(emu, "rt-w")
+        try:
+            _, pages = drain(conn.fetch(request("orders")))
+            cursor = pages[-1].state
+            assert drain(conn.fetch(request("orders", state=cursor)))[0] == []
+            changed = set(emu.change_orders("rt-w", 3)) | set(emu.add_orders("rt-w", 2))
+            records, _ = drain(conn.fetch(request("orders", state=cursor)))
+            assert {r.external_id for r in records} == changed
+        finally:
+            conn.close()
+
+
+def test_transient_faults_are_retried_until_the_data_is_complete():
+    with emulator(order_items_page_size=2, time_scale=600) as emu:
+        emu.add_seller("rt-f", orders=60, listings=5)
+        emu.inject("throttle", "getOrders", times=2)
+        emu.inject("throttle", "getOrderItems", times=3)
+        emu.inject("error500", "getOrderItems")
+        emu.inject("error503", "getOrders")
+        emu.inject("drop", "getOrderItems")
+        emu.inject("slow", "getOrderItems", delay=1.0)
+        emu.inject("error503", "lwaToken")
+        conn = connect(emu, "rt-f", AMAZON_HTTP_TIMEOUT_SECONDS="0.5")
+        try:
+            records, _ = drain(conn.fetch(request("orders")))
+            assert len(records) == 60
+            assert conn.caller.retries["getOrders"] >= 3 and conn.caller.retries["getOrderItems"] >= 6
+        finally:
+            conn.close()
+
+
+def test_exhausted_retries_give_a_clear_platform_error():
+    with emulator() as emu:
+        emu.add_seller("rt-x", orders=3)
+        emu.inject("error503", "getOrders", times=10)
+        conn = connect(emu, "rt-x", AMAZON_MAX_RETRIES="2")
+        try:
+            with pytest.raises(PlatformError, match=r"kept failing on getOrders \(HTTP 503 ServiceUnavailable\) after 3"):
+                drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+
+
+# ----- listings -----------------------------------------------------------------------------------------
+def test_listings_decode_utf8_and_gzip_windows_1252_reports():
+    with emulator() as emu:
+        emu.add_seller("rt-l", listings=300, marketplaces=[GB, DE])
+        conn = connect(emu, "rt-l")
+        try:
+            records, pages = drain(conn.fetch(request("products")))
+        finally:
+            conn.close()
+        assert len(records) == 600 and all(len(p.records) <= 250 for p in pages)
+        assert [p.state is None for p in pages][-1] is False and all(p.state is None for p in pages[:-1])
+        rows = emu.seller("rt-l").seeder.data.listings
+        by_id = {r.external_id: r.data for r in records}
+        assert by_id["SKU-00001"] == {**rows[GB][0], "marketplace-id": GB}
+        assert by_id["SKU-00001|" + DE] == {**rows[DE][0], "marketplace-id": DE}
+        names = {d["item-name"] for d in by_id.values()}
+        assert "Geschenkbox – 5 € #5" in names and "Trinkflasche “Öko” #4" in names
+
+
+@pytest.mark.parametrize("outcome", ["FATAL", "CANCELLED"])
+def test_report_that_does_not_finish_is_a_clear_error(outcome):
+    with emulator() as emu:
+        emu.add_seller("rt-fatal", listings=5)
+        emu.set_report_outcome("rt-fatal", outcome)
+        conn = connect(emu, "rt-fatal")
+        try:
+            with pytest.raises(PlatformError, match=f"could not produce the listings report .* ended {outcome}"):
+                drain(conn.fetch(request("products")))
+        finally:
+            conn.close()
+
+
+def test_a_retry_reuses_the_report_already_requested():
+    with emulator(report_processing_seconds=0.5) as emu:
+        emu.add_seller("rt-reuse", listings=20)
+        emu.inject("error503", "getReportDocument", times=5)
+        conn = connect(emu, "rt-reuse", AMAZON_MAX_RETRIES="1")
+        try:
+            with pytest.raises(PlatformError):
+                drain(conn.fetch(request("products")))
+        finally:
+            conn.close()
+        assert emu.counters.created_reports == 1
+        emu.faults.clear()
+        conn = connect(emu, "rt-reuse")
+        try:
+            records, _ = drain(conn.fetch(request("products")))
+        finally:
+            conn.close()
+        assert len(records) == 20 and emu.counters.created_reports == 1  # the same report, not a new one
+
+
+# ----- inventory ----------------------------------------------------------------------------------------
+def test_inventory_one_record_per_marketplace_and_sku():
+    with emulator(inventory_page_size=50) as emu:
+        emu.add_seller("rt-inv", listings=120, marketplaces=[GB, DE])
+        conn = connect(emu, "rt-inv")
+        try:
+            records, pages = drain(conn.fetch(request("inventory")))
+        finally:
+            conn.close()
+        assert len(records) == 240 and len(pages) == 6
+        assert [p.state is not None for p in pages] == [False] * 5 + [True]
+        first = next(r for r in records if r.external_id == "SKU-00001")
+        assert first.data["marketplaceId"] == GB and "fulfillableQuantity" in first.data["inventoryDetails"]
+        assert any(r.external_id == "SKU-00001|" + DE for r in records)
+
+
+def test_not_enrolled_in_fba_skips_inventory_with_the_reason():
+    with emulator() as emu:
+        emu.add_seller("rt-mfn", orders=2, listings=3, fba=False)
+        conn = connect(emu, "rt-mfn")
+        try:
+            with pytest.raises(DataTypeSkipped, match="not enrolled in Fulfillment by Amazon"):
+                drain(conn.fetch(request("inventory")))
+        finally:
+            conn.close()
+
+
+def test_expired_inventory_token_restarts_the_marketplace():
+    with emulator(inventory_page_size=10, next_token_ttl=0.3) as emu:
+        emu.add_seller("rt-exp", listings=25)
+        conn = connect(emu, "rt-exp")
+        try:
+            conn.test()
+            emu.inject("slow", "getInventorySummaries", times=1, delay=0.0)  # the first page is prompt
+            emu.inject("slow", "getInventorySummaries", times=1, delay=0.5)  # the second one too late
+            records, _ = drain(conn.fetch(request("inventory")))
+        finally:
+            conn.close()
+        assert {r.external_id for r in records} == {f"SKU-{i:05d}" for i in range(1, 26)}
+        # 3 pages, the expired second one, then 3 pages again from the start
+        assert emu.counters.calls["getInventorySummaries"] == 5
