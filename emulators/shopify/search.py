@@ -40,7 +40,8 @@ class Term:
         if self.field == "id":
             left: Any = numeric_id(item["id"])
         else:
-            left = parse_time(item[TIME_FIELDS[self.field]])
+            # Stored timestamps are all "YYYY-MM-DDTHH:MM:SSZ" (UTC): as strings they sort as times.
+            left = item[TIME_FIELDS[self.field]]
         right = self.value
         return {"=": left == right, ">": left > right, ">=": left >= right,
                 "<": left < right, "<=": left <= right}[self.op]
@@ -75,7 +76,7 @@ def parse_search(query: str | None) -> Search:
         field, op, raw = m["field"], m["op"] or "=", m["value"].strip("'\"")
         try:
             if field in TIME_FIELDS:
-                terms.append(Term(field, op, parse_time(raw)))
+                terms.append(Term(field, op, parse_time(raw).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
             elif field == "id":
                 terms.append(Term(field, op, numeric_id(raw)))
             else:

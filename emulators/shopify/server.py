@@ -48,6 +48,7 @@ class Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Shopify's edge does
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no delayed-ACK stalls
     server: Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: tests read counters

@@ -1,0 +1,61 @@
+"""Shopify tuning knobs, read from the environment (`settings.env`); the README lists them.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| `SHOPIFY_BULK` | `auto`: bulk operations for a first sync and for deltas of `SHOPIFY_BULK_THRESHOLD` records or more; `off`: always page; `always`: always bulk | `auto` |
+| `SHOPIFY_BULK_THRESHOLD` | records in a delta from which a bulk operation beats paging | 5000 |
+| `SHOPIFY_BULK_POLL_SECONDS` | first wait between bulk status polls (then x1.5, at most 30 s) | 2 |
+| `SHOPIFY_BULK_TIMEOUT_SECONDS` | give up (and cancel) a bulk operation still running after this long | 7200 |
+| `SHOPIFY_MAX_RETRIES` | retries of one request on 429, 5xx, timeouts and dropped connections | 6 |
+| `SHOPIFY_RETRY_BASE_SECONDS` | first backoff wait (doubles each retry, at most 60 s, with jitter) | 1 |
+| `SHOPIFY_TIMEOUT_SECONDS` | read timeout of one HTTP request | 60 |
+| `SHOPIFY_PAGE_RECORDS` | records per page handed to the engine (one transaction each) | 250 |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ...errors import ConfigError
+
+
+def _num(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
+    return value
+
+
+@dataclass(frozen=True)
+class ShopifyOptions:
+    bulk: str = "auto"
+    bulk_threshold: int = 5000
+    bulk_poll_seconds: float = 2.0
+    bulk_timeout_seconds: float = 7200.0
+    max_retries: int = 6
+    retry_base_seconds: float = 1.0
+    timeout_seconds: float = 60.0
+    page_records: int = 250
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ShopifyOptions":
+        bulk = (env.get("SHOPIFY_BULK") or "auto").strip().lower()
+        if bulk not in ("auto", "off", "always"):
+            raise ConfigError(f"SHOPIFY_BULK must be auto, off or always, got {bulk!r}")
+        return cls(
+            bulk=bulk,
+            bulk_threshold=int(_num(env, "SHOPIFY_BULK_THRESHOLD", cls.bulk_threshold, 1)),
+            bulk_poll_seconds=_num(env, "SHOPIFY_BULK_POLL_SECONDS", cls.bulk_poll_seconds, 0.0),
+            bulk_timeout_seconds=_num(env, "SHOPIFY_BULK_TIMEOUT_SECONDS", cls.bulk_timeout_seconds, 1.0),
+            max_retries=int(_num(env, "SHOPIFY_MAX_RETRIES", cls.max_retries, 0)),
+            retry_base_seconds=_num(env, "SHOPIFY_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
+            timeout_seconds=_num(env, "SHOPIFY_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
+            page_records=int(_num(env, "SHOPIFY_PAGE_RECORDS", cls.page_records, 1)),
+        )
