@@ -186,6 +186,9 @@ class SyncEngine:
                             started_at=started)
         label = f"Client {integration.client_id} ({integration.platform_type} - {integration.display_name or '-'})"
         log.info("🔄 Starting API sync for %s", label)
+        if integration.previous_holder:
+            log.warning("⚠️ The previous sync of %s (worker %s) stopped without finishing and its lease expired; "
+                        "resuming from its last committed page", label, integration.previous_holder)
         self._progress.integration_started(integration)
         leases.hold(integration.credential_id, worker_id)
         connection: Connection | None = None

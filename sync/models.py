@@ -78,6 +78,8 @@ class Integration:
     locked_until: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Set by a claim: the worker whose lease had expired, when its sync never finished (it crashed).
+    previous_holder: str | None = None
 
 
 @dataclass

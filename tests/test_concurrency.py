@@ -89,3 +89,5 @@ def test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(setti
     assert len(final) == 310
     assert len({(r[1], r[2]) for r in final}) == 310
     assert [r["success"] for r in results(settings, cred)] == [True]
+    log_text = (Path(settings.log_dir) / "api_sync_cron.log").read_text()
+    assert "stopped without finishing and its lease expired" in log_text

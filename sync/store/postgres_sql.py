@@ -106,7 +106,7 @@ ORDER BY next_sync_at NULLS FIRST, credential_id
 # another one is claiming instead of waiting for it, and never get the same row.
 CLAIM_NEXT = f"""
 WITH due AS (
-    SELECT credential_id FROM client_api_credentials
+    SELECT credential_id, locked_by AS previous_holder FROM client_api_credentials
     WHERE {_DUE_FILTER}
       AND NOT (credential_id = ANY(%(exclude)s::uuid[]))
     ORDER BY next_sync_at NULLS FIRST, credential_id
@@ -116,7 +116,7 @@ WITH due AS (
 UPDATE client_api_credentials c
 SET locked_by = %(worker_id)s, locked_until = %(lease_until)s
 FROM due WHERE c.credential_id = due.credential_id
-RETURNING {INTEGRATION_COLUMNS.replace("credential_id::text", "c.credential_id::text")}
+RETURNING {INTEGRATION_COLUMNS.replace("credential_id::text", "c.credential_id::text")}, due.previous_holder
 """
 
 RENEW_LEASE = """
@@ -206,4 +206,65 @@ FROM client_api_sync_results
 WHERE (%(credential_id)s::uuid IS NULL OR credential_id = %(credential_id)s::uuid)
   AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
 ORDER BY started_at, result_id
+"""
+
+# -- SKU analysis ---------------------------------------------------------------------------------------
+LIST_CLIENT_IDS = "SELECT DISTINCT client_id::text FROM client_api_credentials ORDER BY 1"
+
+# Keyset pagination by the primary key: each batch is a short statement (fine behind Supabase's
+# transaction pooler, unlike a server-side cursor), and a row an upsert changes keeps its id, so a
+# concurrent sync never makes a row appear twice or vanish from the scan.
+DATA_BATCH = """
+SELECT id, credential_id::text, platform_type, data_type, external_id, data FROM {table}
+WHERE id > %s AND data_type = ANY(%s)
+ORDER BY id LIMIT %s
+"""
+
+# Two analyses of one client at once queue here instead of racing on CREATE TABLE.
+SKU_CACHE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+CREATE_SKU_CACHE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    sku text PRIMARY KEY,
+    title text,
+    platforms jsonb,
+    units_sold_7d integer,
+    units_sold_30d integer,
+    units_sold_90d integer,
+    orders_30d integer,
+    revenue_30d numeric,
+    currency_code text,
+    inventory_available integer,
+    avg_daily_units_30d numeric,
+    days_of_cover numeric,
+    last_sold_at timestamptz,
+    computed_at timestamptz
+)
+"""
+
+# For a cache table the guide's first version created with other columns: add ours, keep theirs.
+SKU_CACHE_COLUMN_TYPES = {
+    "title": "text",
+    "platforms": "jsonb",
+    "units_sold_7d": "integer",
+    "units_sold_30d": "integer",
+    "units_sold_90d": "integer",
+    "orders_30d": "integer",
+    "revenue_30d": "numeric",
+    "currency_code": "text",
+    "inventory_available": "integer",
+    "avg_daily_units_30d": "numeric",
+    "days_of_cover": "numeric",
+    "last_sold_at": "timestamptz",
+    "computed_at": "timestamptz",
+}
+ADD_SKU_CACHE_COLUMN = "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type}"
+
+CLEAR_SKU_CACHE = "DELETE FROM {table}"
+
+INSERT_SKU_ROW = """
+INSERT INTO {table} (sku, title, platforms, units_sold_7d, units_sold_30d, units_sold_90d, orders_30d,
+                     revenue_30d, currency_code, inventory_available, avg_daily_units_30d, days_of_cover,
+                     last_sold_at, computed_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """

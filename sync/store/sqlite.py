@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
+from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
-from ..ids import data_table, quote_ident
+from ..ids import data_table, quote_ident, sku_cache_table
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
 from . import sqlite_sql as SQL
-from .base import LeaseLost, StagedRow
+from .base import DataRow, LeaseLost, SkuRow, StagedRow
 
 # SQLite's default limit of bound variables is 32766 on current builds, 999 on old ones.
 _IN_CHUNK = 900
@@ -217,13 +218,16 @@ class SqliteStore:
                    exclude: Sequence[str]) -> Integration | None:
         excluded = set(exclude)
         with self._write() as conn:
-            for (credential_id,) in conn.execute(SQL.CLAIM_CANDIDATES, self._due_params(now, params)).fetchall():
+            for credential_id, previous in conn.execute(SQL.CLAIM_CANDIDATES, self._due_params(now, params)):
                 if credential_id not in excluded:
                     conn.execute(SQL.CLAIM, (worker_id, ts(lease_until), credential_id))
                     break
             else:
                 return None
-        return self.get_integration(credential_id)
+        integration = self.get_integration(credential_id)
+        if integration is not None:
+            integration.previous_holder = previous
+        return integration
 
     def renew_lease(self, credential_id: str, worker_id: str, lease_until: datetime) -> bool:
         with self._write() as conn:
@@ -276,3 +280,39 @@ class SqliteStore:
 
     def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
         return self._rows(SQL.LIST_RESULTS, {"credential_id": credential_id, "run_id": run_id})
+
+    # -- SKU analysis ---------------------------------------------------------------------------------
+    def list_client_ids(self) -> list[str]:
+        return [r[0] for r in self._conn.execute(SQL.LIST_CLIENT_IDS).fetchall()]
+
+    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
+        self.ensure_data_table(client_id)
+        sql = SQL.DATA_BATCH.format(table=quote_ident(data_table(client_id)), marks=",".join("?" * len(data_types)))
+        last_id = 0
+        while True:
+            batch = self._conn.execute(sql, (last_id, *data_types, batch_size)).fetchall()
+            for row_id, credential_id, platform, data_type, external_id, data in batch:
+                yield DataRow(credential_id=credential_id, platform_type=platform, data_type=data_type,
+                              external_id=external_id, data=json.loads(data) if isinstance(data, str) else data)
+            if len(batch) < batch_size:
+                return
+            last_id = batch[-1][0]
+
+    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
+        name = sku_cache_table(client_id)
+        table = quote_ident(name)
+        with self._write() as conn:
+            conn.execute(SQL.CREATE_SKU_CACHE.format(table=table))
+            self._add_missing_columns(name, SQL.SKU_CACHE_COLUMNS)
+            conn.execute(SQL.CLEAR_SKU_CACHE.format(table=table))
+            conn.executemany(SQL.INSERT_SKU_ROW.format(table=table), [
+                (r.sku, r.title, json.dumps(r.platforms), r.units_sold_7d, r.units_sold_30d, r.units_sold_90d,
+                 r.orders_30d, _number(r.revenue_30d), r.currency_code, r.inventory_available,
+                 _number(r.avg_daily_units_30d), _number(r.days_of_cover), ts(r.last_sold_at), ts(r.computed_at))
+                for r in rows
+            ])
+
+
+def _number(value: Decimal | None) -> str | None:
+    # Text into a NUMERIC column: SQLite stores it as an exact integer or a REAL, as it fits.
+    return None if value is None else str(value)

@@ -125,7 +125,7 @@ ORDER BY next_sync_at IS NOT NULL, next_sync_at, credential_id
 
 # Run inside BEGIN IMMEDIATE: SQLite's single writer lock makes select-then-update atomic.
 CLAIM_CANDIDATES = f"""
-SELECT credential_id FROM client_api_credentials WHERE {_DUE_FILTER}
+SELECT credential_id, locked_by FROM client_api_credentials WHERE {_DUE_FILTER}
 ORDER BY next_sync_at IS NOT NULL, next_sync_at, credential_id
 """
 CLAIM = "UPDATE client_api_credentials SET locked_by = ?, locked_until = ? WHERE credential_id = ?"
@@ -187,4 +187,60 @@ SELECT result_id, run_id, client_id, credential_id, platform_type, records_fetch
 FROM client_api_sync_results
 WHERE (:credential_id IS NULL OR credential_id = :credential_id) AND (:run_id IS NULL OR run_id = :run_id)
 ORDER BY started_at, result_id
+"""
+
+# -- SKU analysis ---------------------------------------------------------------------------------------
+LIST_CLIENT_IDS = "SELECT DISTINCT lower(client_id) FROM client_api_credentials ORDER BY 1"
+
+# Keyset pagination by the primary key: each batch is a short read, and a row an upsert changes keeps
+# its id, so a concurrent sync never makes a row appear twice or vanish from the scan.
+DATA_BATCH = """
+SELECT id, credential_id, platform_type, data_type, external_id, data FROM {table}
+WHERE id > ? AND data_type IN ({marks})
+ORDER BY id LIMIT ?
+"""
+
+SKU_CACHE_COLUMNS = {
+    "sku": "TEXT",
+    "title": "TEXT",
+    "platforms": "TEXT",
+    "units_sold_7d": "INTEGER",
+    "units_sold_30d": "INTEGER",
+    "units_sold_90d": "INTEGER",
+    "orders_30d": "INTEGER",
+    "revenue_30d": "NUMERIC",
+    "currency_code": "TEXT",
+    "inventory_available": "INTEGER",
+    "avg_daily_units_30d": "NUMERIC",
+    "days_of_cover": "NUMERIC",
+    "last_sold_at": "TEXT",
+    "computed_at": "TEXT",
+}
+
+CREATE_SKU_CACHE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    sku TEXT PRIMARY KEY,
+    title TEXT,
+    platforms TEXT,
+    units_sold_7d INTEGER,
+    units_sold_30d INTEGER,
+    units_sold_90d INTEGER,
+    orders_30d INTEGER,
+    revenue_30d NUMERIC,
+    currency_code TEXT,
+    inventory_available INTEGER,
+    avg_daily_units_30d NUMERIC,
+    days_of_cover NUMERIC,
+    last_sold_at TEXT,
+    computed_at TEXT
+)
+"""
+
+CLEAR_SKU_CACHE = "DELETE FROM {table}"
+
+INSERT_SKU_ROW = """
+INSERT INTO {table} (sku, title, platforms, units_sold_7d, units_sold_30d, units_sold_90d, orders_30d,
+                     revenue_30d, currency_code, inventory_available, avg_daily_units_30d, days_of_cover,
+                     last_sold_at, computed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
