@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .hashing import canonical_json, content_hash
+from .hashing import serialize
 from .models import Record
 from .store.base import StagedRow
 
@@ -31,8 +31,8 @@ def stage(records: Iterable[Record]) -> tuple[dict[str, StagedRow], int]:
     seen = 0
     for record in records:
         seen += 1
-        text = canonical_json(record.data)
-        staged[record.external_id] = StagedRow(record.external_id, text, content_hash(text), record.updated_at)
+        text, digest = serialize(record.data)
+        staged[record.external_id] = StagedRow(record.external_id, text, digest, record.updated_at)
     return staged, seen - len(staged)
 
 
