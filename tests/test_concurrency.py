@@ -91,3 +91,22 @@ def test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(setti
     assert [r["success"] for r in results(settings, cred)] == [True]
     log_text = (Path(settings.log_dir) / "api_sync_cron.log").read_text()
     assert "stopped without finishing and its lease expired" in log_text
+
+
+def test_running_sync_renews_its_lease(settings_factory):
+    settings = settings_factory(SYNC_LEASE_SECONDS="1")
+    client, cred = add(settings, orders=300, products=0, page_size=10, page_delay=0.1)  # ~3 s, lease 1 s
+    first = _spawn(settings, "--workers", "1")
+    time.sleep(1.5)
+    seen_due = []
+    for _ in range(3):
+        other = _spawn(settings, "--force")
+        out, err = other.communicate(timeout=60)
+        seen_due.append(json.loads(out.splitlines()[-1])["due"])
+        time.sleep(0.4)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["synced"] == 1
+    assert seen_due == [0, 0, 0]
+    assert len(data_rows(settings, client)) == 300
+    assert len(results(settings, cred)) == 1
