@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | `SHOPIFY_BULK` | `auto`: bulk operations for a first sync and for deltas of `SHOPIFY_BULK_THRESHOLD` records or more; `off`: always page; `always`: always bulk | `auto` |
 | `SHOPIFY_BULK_THRESHOLD` | records in a delta from which a bulk operation beats paging | 5000 |
-| `SHOPIFY_BULK_POLL_SECONDS` | first wait between bulk status polls (then x1.5, at most 30 s) | 2 |
+| `SHOPIFY_BULK_POLL_SECONDS` | first wait between bulk status polls (then x1.5, at most 30 s) | 0.5 |
 | `SHOPIFY_BULK_TIMEOUT_SECONDS` | give up (and cancel) a bulk operation still running after this long | 7200 |
 | `SHOPIFY_MAX_RETRIES` | retries of one request on 429, 5xx, timeouts and dropped connections | 6 |
 | `SHOPIFY_RETRY_BASE_SECONDS` | first backoff wait (doubles each retry, at most 60 s, with jitter) | 1 |
@@ -37,7 +37,7 @@ def _num(env: Mapping[str, str], name: str, default: float, minimum: float) -> f
 class ShopifyOptions:
     bulk: str = "auto"
     bulk_threshold: int = 5000
-    bulk_poll_seconds: float = 2.0
+    bulk_poll_seconds: float = 0.5
     bulk_timeout_seconds: float = 7200.0
     max_retries: int = 6
     retry_base_seconds: float = 1.0

@@ -1,0 +1,178 @@
+"""The Shopify emulator answers as Shopify documents it: auth, validation, search, pagination, cost and
+throttling, access denied, bulk operations and injected faults."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from emulators.shopify import ShopifyEmulator
+from sync.platforms.shopify import queries
+from tests.shopify_fixtures import UNLIMITED
+
+DOMAIN, TOKEN = "emu-test.myshopify.com", "shpat_emu_test"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with ShopifyEmulator(**UNLIMITED) as emulator:
+        emulator.add_shop(DOMAIN, TOKEN, orders=120, products=25, customers=40, locations=2)
+        yield emulator
+
+
+def post(emu, query, variables=None, token=TOKEN, version="2025-01"):
+    return requests.post(f"{emu.base_url}/admin/api/{version}/graphql.json",
+                         json={"query": query, "variables": variables or {}},
+                         headers={"X-Shopify-Access-Token": token}, timeout=10)
+
+
+def orders_page(emu, **variables):
+    base = {"first": 20, "withCount": False, "lineItemsFirst": 5, "query": None, "after": None}
+    answer = post(emu, queries.ORDERS, {**base, **variables})
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def test_unknown_token_gets_shopifys_401(emu):
+    answer = post(emu, queries.SHOP, token="shpat_nobody")
+    assert answer.status_code == 401
+    assert answer.json() == {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+
+
+def test_shop_query_and_cost_extension(emu):
+    answer = post(emu, queries.SHOP)
+    body = answer.json()
+    assert body["data"]["shop"]["myshopifyDomain"] == DOMAIN
+    assert answer.headers["X-Shopify-API-Version"] == "2025-01"
+    cost = body["extensions"]["cost"]
+    assert set(cost) == {"requestedQueryCost", "actualQueryCost", "throttleStatus"}
+    assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable", "restoreRate"}
+
+
+def test_an_invalid_document_is_refused_like_shopify(emu):
+    body = post(emu, "{ orders(first: 1) { nodes { id noSuchField } } }").json()
+    assert "data" not in body and "noSuchField" in body["errors"][0]["message"]
+
+
+def test_a_connection_needs_first_or_last(emu):
+    body = post(emu, "{ orders { nodes { id } } }").json()
+    assert body["errors"][0]["message"] == "you must provide one of first or last"
+
+
+def test_cursor_pagination_sorted_by_updated_at_covers_every_order_once(emu):
+    seen, after, previous = [], None, ""
+    while True:
+        page = orders_page(emu, after=after)["data"]["orders"]
+        for node in page["nodes"]:
+            assert node["updatedAt"] >= previous
+            previous = node["updatedAt"]
+            seen.append(node["id"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 120
+
+
+def test_search_filter_and_count(emu):
+    all_orders = sorted(o["updatedAt"] for o in emu.shop(DOMAIN).data.orders.values())
+    pivot = all_orders[100]
+    body = orders_page(emu, query=f"updated_at:>='{pivot}'", withCount=True, first=40, lineItemsFirst=1)
+    expected = sum(1 for t in all_orders if t >= pivot)
+    assert body["data"]["ordersCount"] == {"count": expected, "precision": "EXACT"}
+    assert len(body["data"]["orders"]["nodes"]) == expected
+    assert all(n["updatedAt"] >= pivot for n in body["data"]["orders"]["nodes"])
+
+
+def test_nested_connection_pages(emu):
+    shop = emu.shop(DOMAIN)
+    big = next(o for o in shop.data.orders.values() if len(o["lineItems"]) > 5)
+    first = post(emu, queries.ORDER_LINE_ITEMS, {"id": big["id"], "first": 5}).json()["data"]["order"]["lineItems"]
+    assert first["pageInfo"]["hasNextPage"]
+    rest = post(emu, queries.ORDER_LINE_ITEMS, {"id": big["id"], "first": 100,
+                                                "after": first["pageInfo"]["endCursor"]}).json()
+    ids = [n["id"] for n in first["nodes"]] + [n["id"] for n in rest["data"]["order"]["lineItems"]["nodes"]]
+    assert ids == [li["id"] for li in big["lineItems"]]
+
+
+def test_max_cost_exceeded(emu):
+    body = orders_page(emu, first=250, lineItemsFirst=250)
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "MAX_COST_EXCEEDED" and error["extensions"]["maxCost"] == 1000
+
+
+def test_throttled_when_the_bucket_is_short_then_restored():
+    with ShopifyEmulator(restore_rate=500, bucket_size=1000) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=30, products=5, customers=5)
+        first = orders_page(emu)
+        requested = first["extensions"]["cost"]["requestedQueryCost"]
+        assert requested > 500
+        emu.set_throttle(DOMAIN, available=0)
+        throttled = orders_page(emu)
+        assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+        status = throttled["extensions"]["cost"]["throttleStatus"]
+        assert status["restoreRate"] == 500 and status["currentlyAvailable"] < requested
+        time.sleep((requested - status["currentlyAvailable"]) / 500 + 0.05)
+        assert "errors" not in orders_page(emu)
+        assert emu.shop(DOMAIN).stats.throttled == 1
+
+
+def test_access_denied_for_a_missing_scope():
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=3, products=2, customers=2)
+        emu.deny(DOMAIN, "customers")
+        body = post(emu, queries.CUSTOMERS, {"first": 10, "withCount": False}).json()
+        assert body["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+        assert body["data"] is None
+
+
+def test_bulk_operation_writes_jsonl_with_parent_ids(emu):
+    run = post(emu, queries.BULK_RUN, {"query": queries.BULK_ORDERS.render(None)}).json()
+    op = run["data"]["bulkOperationRunQuery"]["bulkOperation"]
+    assert run["data"]["bulkOperationRunQuery"]["userErrors"] == []
+    again = post(emu, queries.BULK_RUN, {"query": queries.BULK_ORDERS.render(None)}).json()
+    assert "already in progress" in again["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"]
+    for _ in range(100):
+        node = post(emu, queries.BULK_STATUS, {"id": op["id"]}).json()["data"]["node"]
+        if node["status"] == "COMPLETED":
+            break
+        time.sleep(0.05)
+    assert node["status"] == "COMPLETED"
+    lines = [json.loads(line) for line in requests.get(node["url"], timeout=10).content.splitlines()]
+    assert len(lines) == int(node["objectCount"])
+    roots = [line for line in lines if "__parentId" not in line]
+    assert len(roots) == int(node["rootObjectCount"]) == 120
+    children = [line for line in lines if "__parentId" in line]
+    assert {c["__parentId"] for c in children} <= {r["id"] for r in roots}
+    assert all("lineItems" not in r for r in roots)
+
+
+def test_bulk_query_must_hold_a_connection(emu):
+    body = post(emu, queries.BULK_RUN, {"query": "{ shop { name } }"}).json()
+    assert body["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"] == \
+        "Bulk queries must contain at least one connection."
+
+
+def test_faults_429_5xx_drop():
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=3, products=2, customers=2)
+        emu.inject("429", retry_after=1.5)
+        emu.inject("5xx", status=503)
+        emu.inject("drop")
+        answer = post(emu, queries.SHOP)
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "1.5"
+        assert post(emu, queries.SHOP).status_code == 503
+        with pytest.raises(requests.ConnectionError):
+            post(emu, queries.SHOP)
+        assert post(emu, queries.SHOP).status_code == 200
+
+
+def test_two_shops_on_one_emulator_are_told_apart_by_token():
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        emu.add_shop("one.myshopify.com", "tok-one", orders=3)
+        emu.add_shop("two.myshopify.com", "tok-two", orders=7)
+        for token, count in (("tok-one", 3), ("tok-two", 7)):
+            body = post(emu, "{ ordersCount { count } }", token=token).json()
+            assert body["data"]["ordersCount"]["count"] == count
