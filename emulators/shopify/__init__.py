@@ -62,7 +62,8 @@ class ShopifyEmulator:
     def start(self) -> str:
         if self._server is None:
             self._server = Server(self._address, self)
-            self._thread = threading.Thread(target=self._server.serve_forever, name="shopify-emulator", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="shopify-emulator", daemon=True)
             self._thread.start()
         return self.base_url
 

@@ -84,7 +84,7 @@ class ShopData:
         pid = self.new_id()
         title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
         # Every twentieth product has many variants, so that nested pagination gets exercised.
-        n_variants = 14 if pid % 20 == 0 else rng.randint(1, 4)
+        n_variants = 14 if len(self.products) % 20 == 19 else rng.randint(1, 4)
         price = Decimal(rng.randint(500, 12000)) / 100
         variants = []
         for k in range(n_variants):
@@ -143,7 +143,7 @@ class ShopData:
         oid = self.new_id()
         variants = self.all_variants() or [None]
         # One order in forty has many line items, so that nested pagination gets exercised.
-        n_items = 12 if oid % 40 == 0 else rng.randint(1, 4)
+        n_items = 12 if len(self.orders) % 40 == 39 else rng.randint(1, 4)
         items = []
         subtotal = Decimal(0)
         discount = Decimal(rng.choice([0, 0, 0, 10, 15])) / 100

@@ -1,0 +1,167 @@
+"""The Shopify fetcher against the emulator, without the engine: completeness, incremental reads,
+retries and throttling, access errors, bulk operations and their checks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from emulators.shopify import ShopifyEmulator
+from sync.errors import AuthError, DataTypeSkipped, IncompleteDataError, PlatformError
+from sync.hashing import canonical_json
+from tests.shopify_fixtures import UNLIMITED, connect, drain, last_state, request
+
+DOMAIN, TOKEN = "fetch-test.myshopify.com", "shpat_fetch_test_secret_value"
+
+
+@pytest.fixture
+def emu():
+    with ShopifyEmulator(**UNLIMITED) as emulator:
+        emulator.add_shop(DOMAIN, TOKEN, orders=200, products=45, customers=60, locations=2)
+        yield emulator
+
+
+def test_connection_test_names_the_shop(emu):
+    assert connect(emu, DOMAIN, TOKEN).test().startswith("Fetch Test (fetch-test.myshopify.com")
+
+
+def test_rejected_token_is_an_auth_error_without_the_token(emu):
+    with pytest.raises(AuthError) as info:
+        connect(emu, DOMAIN, "shpat_wrong_token_value").test()
+    assert f"Shopify rejected the access token for {DOMAIN}" in str(info.value)
+    assert "shpat_wrong_token_value" not in str(info.value)
+
+
+def test_paged_sync_is_complete_with_every_child(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    shop = emu.shop(DOMAIN)
+    _, orders = drain(conn, request("orders"))
+    assert len(orders) == len(shop.data.orders)
+    for order in shop.data.orders.values():
+        stored = orders[order["id"]].data
+        assert [li["id"] for li in stored["lineItems"]] == [li["id"] for li in order["lineItems"]]
+        assert stored["cancelledAt"] == order["cancelledAt"]
+    assert any(len(o.data["lineItems"]) > 5 for o in orders.values()), "nested pagination not exercised"
+    _, products = drain(conn, request("products"))
+    assert len(products) == len(shop.data.products)
+    assert any(len(p.data["variants"]) > 10 for p in products.values())
+    assert all(v["sku"] and v["inventoryItem"]["id"] for p in products.values() for v in p.data["variants"])
+    _, customers = drain(conn, request("customers"))
+    assert len(customers) == len(shop.data.customers)
+    pages, levels = drain(conn, request("inventory"))
+    assert len(levels) == shop.counts()["inventory"]
+    quantities = next(iter(levels.values())).data["quantities"]
+    assert {q["name"] for q in quantities} >= {"available", "on_hand"}
+    assert all(p.state is None for p in pages[:-1]) and pages[-1].state  # unordered: cursor at the end only
+
+
+def test_incremental_read_from_the_cursor(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    pages, _ = drain(conn, request("orders"))
+    state = last_state(pages)
+    touched = set(emu.touch_orders(DOMAIN, 5))
+    added = set(emu.add_orders(DOMAIN, 3))
+    pages, records = drain(conn, request("orders", state))
+    assert touched | added <= set(records)
+    assert len(records) < 40  # the delta and the lookback overlap, not the shop
+    assert last_state(pages)["updated_at"] >= max(records[i].data["updatedAt"] for i in touched | added)
+
+
+def test_unchanged_orders_with_long_children_are_not_refetched(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    _, records = drain(conn, request("orders"))
+    versions = {r.external_id: r.updated_at for r in records.values()}
+    before = emu.shop(DOMAIN).stats.requests["OrderLineItems"]
+    pages, again = drain(conn, request("orders", stored=lambda ids: {i: versions[i] for i in ids}))
+    skipped = sum(p.skipped_unchanged for p in pages)
+    assert skipped == sum(1 for r in records.values() if len(r.data["lineItems"]) > 5) > 0
+    assert len(again) + skipped == len(records)
+    assert emu.shop(DOMAIN).stats.requests["OrderLineItems"] == before
+
+
+def test_transient_faults_are_retried(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off", SHOPIFY_TIMEOUT_SECONDS="0.3")
+    emu.inject("429", retry_after=0.3, operation="Customers")
+    emu.inject("5xx", times=2, status=502, operation="Customers")
+    emu.inject("drop", operation="Customers")
+    emu.inject("slow", delay=1.0, operation="Customers")
+    started = time.monotonic()
+    _, customers = drain(conn, request("customers"))
+    assert len(customers) == 60
+    assert time.monotonic() - started >= 0.3  # Retry-After honoured
+    assert emu.shop(DOMAIN).stats.requests["Customers"] == 6
+
+
+def test_retries_run_out_with_a_clear_error(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off", SHOPIFY_MAX_RETRIES="2")
+    emu.inject("5xx", times=5, status=503, operation="Products")
+    with pytest.raises(PlatformError) as info:
+        drain(conn, request("products"))
+    assert "did not answer Products" in str(info.value) and "after 3 attempts" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_throttled_answers_are_waited_out():
+    with ShopifyEmulator(restore_rate=4000, bucket_size=1000) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=150, products=5, customers=5)
+        conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+        emu.set_throttle(DOMAIN, available=0)
+        _, orders = drain(conn, request("orders"))
+        assert len(orders) == 150
+        assert emu.shop(DOMAIN).stats.throttled >= 1
+        assert conn.client.throttled_answers == emu.shop(DOMAIN).stats.throttled
+
+
+def test_missing_scope_skips_the_data_type(emu):
+    emu.deny(DOMAIN, "customers")
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    with pytest.raises(DataTypeSkipped) as info:
+        drain(conn, request("customers"))
+    assert "read_customers" in str(info.value) and DOMAIN in str(info.value)
+    _, orders = drain(conn, request("orders"))
+    assert orders
+
+
+def test_bulk_first_sync_gives_the_same_records_as_paging(emu):
+    paged = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    bulk = connect(emu, DOMAIN, TOKEN)  # auto: a first sync runs bulk operations
+    for data_type in ("orders", "products", "customers", "inventory"):
+        _, by_page = drain(paged, request(data_type))
+        pages, by_bulk = drain(bulk, request(data_type))
+        assert set(by_page) == set(by_bulk), data_type
+        for key, record in by_page.items():
+            assert canonical_json(record.data) == canonical_json(by_bulk[key].data), (data_type, key)
+        assert all(p.state is None for p in pages[:-1]) and pages[-1].state
+    assert emu.shop(DOMAIN).stats.bulk_started == 4
+
+
+def test_bulk_result_cut_short_keeps_the_cursor(emu):
+    emu.shop(DOMAIN).bulk_cut_short = 3
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_PAGE_RECORDS="50")
+    pages = []
+    with pytest.raises(IncompleteDataError) as info:
+        for page in conn.fetch(request("orders")):
+            pages.append(page)
+    assert "announced" in str(info.value)
+    assert pages and all(p.state is None for p in pages)
+
+
+def test_failed_bulk_operation_keeps_the_cursor(emu):
+    emu.shop(DOMAIN).bulk_fail = True
+    conn = connect(emu, DOMAIN, TOKEN)
+    with pytest.raises(IncompleteDataError) as info:
+        list(conn.fetch(request("products")))
+    assert "FAILED" in str(info.value)
+
+
+def test_large_delta_switches_to_bulk(emu):
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    pages, _ = drain(conn, request("orders"))
+    state = last_state(pages)
+    changed = set(emu.touch_orders(DOMAIN, 12))
+    auto = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK_THRESHOLD="10")
+    pages, records = drain(auto, request("orders", state))
+    assert changed <= set(records)
+    assert emu.shop(DOMAIN).stats.bulk_started == 1
+    assert last_state(pages)["updated_at"] >= state["updated_at"]
