@@ -20,54 +20,12 @@ from ..errors import ConfigError
 from ..ids import data_table, quote_ident
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
 from . import postgres_sql as SQL
+from .postgres_page import PostgresPageTransaction
 from .base import LeaseLost, StagedRow
 
 
 def _integration(row: dict[str, Any]) -> Integration:
     return Integration(**row)
-
-
-class PostgresPageTransaction:
-    def __init__(self, conn: psycopg.Connection, table: str, credential_id: str, platform: str,
-                 data_type: str, worker_id: str):
-        self._conn = conn
-        self._table = table
-        self._credential_id = credential_id
-        self._platform = platform
-        self._data_type = data_type
-        self._worker_id = worker_id
-
-    def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
-        if not external_ids:
-            return {}
-        rows = self._conn.execute(
-            SQL.STORED_HASHES.format(table=self._table),
-            (self._credential_id, self._data_type, list(external_ids)),
-        ).fetchall()
-        return {r["external_id"]: r["record_hash"] for r in rows}
-
-    def upsert(self, rows: Sequence[StagedRow], now: datetime) -> None:
-        if not rows:
-            return
-        self._conn.execute(SQL.CREATE_STAGE)
-        with self._conn.cursor().copy(SQL.COPY_STAGE) as copy:
-            for row in rows:
-                copy.write_row((row.external_id, row.data_json, row.record_hash, row.source_updated_at))
-        self._conn.execute(
-            SQL.UPSERT_FROM_STAGE.format(table=self._table),
-            {"credential_id": self._credential_id, "platform": self._platform, "data_type": self._data_type,
-             "now": now},
-        )
-        self._conn.execute("TRUNCATE api_sync_stage")
-
-    def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
-        cur = self._conn.execute(
-            SQL.SAVE_STATE,
-            {"state": json.dumps(state) if state is not None else None, "data_type": self._data_type,
-             "lease_until": lease_until, "credential_id": self._credential_id, "worker_id": self._worker_id},
-        )
-        if cur.rowcount != 1:
-            raise LeaseLost(f"lease on integration {self._credential_id} was lost")
 
 
 class PostgresStore:
