@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ContextManager, Protocol, Sequence
+from decimal import Decimal
+from typing import Any, ContextManager, Iterator, Protocol, Sequence
 
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
 
@@ -25,6 +26,37 @@ class StagedRow:
     data_json: str
     record_hash: str
     source_updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DataRow:
+    """A stored record of a client's data table, as read back for analysis."""
+
+    credential_id: str
+    platform_type: str
+    data_type: str
+    external_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SkuRow:
+    """One row of `client_<id>_sku_cache` (SPEC section 2)."""
+
+    sku: str
+    title: str | None
+    platforms: list[str]
+    units_sold_7d: int
+    units_sold_30d: int
+    units_sold_90d: int
+    orders_30d: int
+    revenue_30d: Decimal
+    currency_code: str | None
+    inventory_available: int | None
+    avg_daily_units_30d: Decimal
+    days_of_cover: Decimal | None
+    last_sold_at: datetime | None
+    computed_at: datetime
 
 
 class PageTransaction(Protocol):
@@ -74,3 +106,12 @@ class Store(Protocol):
     def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
     def get_run(self, run_id: str) -> dict[str, Any] | None: ...
     def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    # SKU analysis
+    def list_client_ids(self) -> list[str]:
+        """Every client with an integration (active or not), canonical lower-case UUIDs."""
+    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
+        """The client's stored records of these data types, read in batches of `batch_size` (never the
+        whole table at once). Creates the client's (empty) data table when it does not exist yet."""
+    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
+        """Create `client_<id>_sku_cache` if needed and replace its content with `rows` in one transaction."""

@@ -17,11 +17,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..errors import ConfigError
-from ..ids import data_table, quote_ident
+from ..ids import data_table, quote_ident, sku_cache_table
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
 from . import postgres_sql as SQL
 from .postgres_page import PostgresPageTransaction
-from .base import LeaseLost, StagedRow
+from .base import DataRow, LeaseLost, SkuRow, StagedRow
 
 
 def _integration(row: dict[str, Any]) -> Integration:
@@ -173,3 +173,41 @@ class PostgresStore:
 
     def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
         return self._conn.execute(SQL.LIST_RESULTS, {"credential_id": credential_id, "run_id": run_id}).fetchall()
+
+    # -- SKU analysis ---------------------------------------------------------------------------------
+    def list_client_ids(self) -> list[str]:
+        return [r["client_id"] for r in self._conn.execute(SQL.LIST_CLIENT_IDS).fetchall()]
+
+    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
+        self.ensure_data_table(client_id)
+        sql = SQL.DATA_BATCH.format(table=quote_ident(data_table(client_id)))
+        last_id = 0
+        while True:
+            batch = self._conn.execute(sql, (last_id, list(data_types), batch_size)).fetchall()
+            for row in batch:
+                yield DataRow(credential_id=row["credential_id"], platform_type=row["platform_type"],
+                              data_type=row["data_type"], external_id=row["external_id"], data=row["data"])
+            if len(batch) < batch_size:
+                return
+            last_id = batch[-1]["id"]
+
+    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
+        name = sku_cache_table(client_id)
+        table = quote_ident(name)
+        with self._conn.transaction():
+            self._conn.execute(SQL.SKU_CACHE_LOCK, (name,))
+            self._conn.execute(SQL.CREATE_SKU_CACHE.format(table=table))
+            # ALTER only what is missing: an ALTER locks out the dashboard's readers until the commit.
+            present = {r["column_name"] for r in self._conn.execute(SQL.DATA_TABLE_COLUMNS, (name,)).fetchall()}
+            for column, type_ in SQL.SKU_CACHE_COLUMN_TYPES.items():
+                if column not in present:
+                    self._conn.execute(SQL.ADD_SKU_CACHE_COLUMN.format(table=table, column=quote_ident(column),
+                                                                       type=type_))
+            self._conn.execute(SQL.CLEAR_SKU_CACHE.format(table=table))
+            with self._conn.cursor() as cur:
+                cur.executemany(SQL.INSERT_SKU_ROW.format(table=table), [
+                    (r.sku, r.title, Jsonb(r.platforms), r.units_sold_7d, r.units_sold_30d, r.units_sold_90d,
+                     r.orders_30d, r.revenue_30d, r.currency_code, r.inventory_available, r.avg_daily_units_30d,
+                     r.days_of_cover, r.last_sold_at, r.computed_at)
+                    for r in rows
+                ])
