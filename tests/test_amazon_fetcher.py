@@ -309,3 +309,32 @@ def test_expired_inventory_token_restarts_the_marketplace():
         assert {r.external_id for r in records} == {f"SKU-{i:05d}" for i in range(1, 26)}
         # 3 pages, the expired second one, then 3 pages again from the start
         assert emu.counters.calls["getInventorySummaries"] == 5
+
+
+# ----- buyer PII ----------------------------------------------------------------------------------------
+def test_buyer_pii_only_with_a_restricted_data_token_when_configured():
+    from .amazon_fixtures import validate
+
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-pii", orders=12)
+        conn = connect(emu, "rt-pii")
+        try:
+            plain, _ = drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+        assert not any("BuyerInfo" in r.data or "ShippingAddress" in r.data for r in plain)
+        assert "createRestrictedDataToken" not in emu.counters.calls
+
+        conn = connect(emu, "rt-pii", AMAZON_RESTRICTED_DATA_ELEMENTS="buyerInfo,shippingAddress")
+        try:
+            records, _ = drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+        assert len(records) == 12 and all(r.data["BuyerInfo"]["BuyerEmail"] for r in records)
+        assert all(r.data["OrderItems"] for r in records)  # getOrderItems went with the LWA token
+        assert emu.counters.calls["createRestrictedDataToken"] == 1
+        for r in records:
+            order = {k: v for k, v in r.data.items() if k != "OrderItems"}
+            validate("ordersV0.json", "Order", order)
+    with pytest.raises(ConfigError, match="AMAZON_RESTRICTED_DATA_ELEMENTS"):
+        AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})

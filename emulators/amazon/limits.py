@@ -25,4 +25,6 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getReport": UsagePlan(2.0, 15),
     "getReportDocument": UsagePlan(0.0167, 15),
     "getInventorySummaries": UsagePlan(2.0, 2),
+    # Tokens API 2021-03-01 (its model is not among the references; rate and burst from its documentation).
+    "createRestrictedDataToken": UsagePlan(1.0, 10),
 }

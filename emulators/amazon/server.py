@@ -126,6 +126,7 @@ class AmazonEmulator:
         self._sellers: dict[str, Seller] = {}  # by refresh token
         self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (refresh token, expiry mono)
         self._next_tokens: dict[str, dict[str, Any]] = {}
+        self._restricted_tokens: dict[str, dict[str, Any]] = {}  # RDT -> grant
         self._documents: dict[str, tuple[Document, float]] = {}  # id -> (doc, url issued at mono)
         self._lock = threading.RLock()
         self._host, self._port = host, port
@@ -276,7 +277,13 @@ class AmazonEmulator:
         return 200, {"access_token": token, "refresh_token": seller.refresh_token, "token_type": "bearer",
                      "expires_in": self.access_token_ttl}
 
-    def authenticate(self, access_token: str | None) -> Seller:
+    def authenticate(self, access_token: str | None, path: str = "") -> Seller:
+        rdt = self._restricted_tokens.get(access_token or "")
+        if rdt is not None:
+            if rdt["expires"] < time.monotonic() or path not in rdt["grants"]:
+                raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                               "The restricted data token is expired or does not cover this resource.")
+            access_token = rdt["access_token"]  # an RDT acts for the LWA token it was issued under
         entry = self._access_tokens.get(access_token or "")
         if entry is None or entry[1] < time.monotonic():
             raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
@@ -317,6 +324,35 @@ class AmazonEmulator:
                             "participation": {"isParticipating": True, "hasSuspendedListings": False}})
         return {"payload": payload}
 
+    # --- Tokens (Restricted Data Tokens for buyer PII) ---
+    def create_restricted_data_token(self, seller: Seller, body: Any, access_token: str = "") -> dict[str, Any]:
+        resources = body.get("restrictedResources") if isinstance(body, dict) else None
+        if not isinstance(resources, list) or not resources:
+            raise _bad("restrictedResources is required.")
+        grants: dict[str, set[str]] = {}
+        for resource in resources:
+            if not isinstance(resource, dict) or resource.get("method") != "GET":
+                raise _bad("Each restricted resource needs method GET.")
+            path = resource.get("path") or ""
+            if not RESTRICTED_PATH.match(path):
+                raise _bad(f"{path} is not a restricted resource.")
+            elements = resource.get("dataElements") or []
+            if path == "/orders/v0/orders" and not elements:
+                raise _bad("dataElements is required for /orders/v0/orders.")
+            unknown = set(elements) - PII_ELEMENTS
+            if unknown:
+                raise _bad(f"Invalid dataElements: {', '.join(sorted(unknown))}.")
+            grants[path] = set(elements)
+        token = "Atz.sprdt|" + _secrets.token_urlsafe(40)
+        with self._lock:
+            self._restricted_tokens[token] = {"access_token": access_token, "grants": grants,
+                                              "expires": time.monotonic() + 3600}
+        return {"restrictedDataToken": token, "expiresIn": 3600}
+
+    def granted(self, token: str | None, path: str) -> set[str]:
+        rdt = self._restricted_tokens.get(token or "")
+        return set(rdt["grants"].get(path, ())) if rdt else set()
+
     # --- Orders ---
     def _marketplace_ids(self, seller: Seller, query: dict[str, list[str]], name: str, limit: int) -> list[str]:
         ids = _csv(query, name)
@@ -329,7 +365,7 @@ class AmazonEmulator:
                 raise _bad(f"Invalid {name} value: {m}.", "The seller does not participate in this marketplace.")
         return ids
 
-    def get_orders(self, seller: Seller, query: dict[str, list[str]]) -> dict[str, Any]:
+    def get_orders(self, seller: Seller, query: dict[str, list[str]], pii: set[str] = frozenset()) -> dict[str, Any]:
         marketplaces = self._marketplace_ids(seller, query, "MarketplaceIds", 50)
         page_size = _int_param(query, "MaxResultsPerPage", 100, 1, 100)
         token = _one(query, "NextToken")
@@ -372,7 +408,7 @@ class AmazonEmulator:
                      "bound": (before_name, iso(before))}
         ids, offset = state["ids"], state["offset"]
         page = ids[offset:offset + page_size]
-        payload: dict[str, Any] = {"Orders": [dict(data.orders[oid]) for oid in page if oid in data.orders],
+        payload: dict[str, Any] = {"Orders": [_with_pii(data.orders[oid], pii) for oid in page if oid in data.orders],
                                    state["bound"][0]: state["bound"][1]}
         if offset + page_size < len(ids):
             payload["NextToken"] = self._new_next_token({**state, "offset": offset + page_size})
@@ -575,6 +611,23 @@ class AmazonEmulator:
         return out
 
 
+RESTRICTED_PATH = re.compile(r"^/orders/v0/orders(/[^/]+(/(orderItems|address|buyerInfo))?)?$")
+PII_ELEMENTS = {"buyerInfo", "shippingAddress", "buyerTaxInformation"}
+
+
+def _with_pii(order: dict[str, Any], pii: set[str]) -> dict[str, Any]:
+    """The order as getOrders returns it: buyer PII only for what a Restricted Data Token grants."""
+    out = dict(order)
+    n = int(order["AmazonOrderId"].replace("-", "")) % 9973
+    if "buyerInfo" in pii:
+        out["BuyerInfo"] = {"BuyerEmail": f"buyer{n}@marketplace.amazon.com", "BuyerName": f"Buyer {n}"}
+    if "shippingAddress" in pii and order.get("OrderStatus") in ("Unshipped", "PartiallyShipped", "Shipped"):
+        out["ShippingAddress"] = {"Name": f"Buyer {n}", "AddressLine1": f"{n} Main Street", "City": "Seattle",
+                                  "StateOrRegion": "WA", "PostalCode": "98101", "CountryCode": "US",
+                                  "AddressType": "Residential"}
+    return out
+
+
 # ----- query helpers ---------------------------------------------------------------------------------
 def _one(query: dict[str, list[str]], name: str) -> str | None:
     values = query.get(name)
@@ -626,6 +679,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/reports/2021-06-30/reports/(?P<id>[^/]+)$"), "getReport"),
     ("GET", re.compile(r"^/reports/2021-06-30/documents/(?P<id>[^/]+)$"), "getReportDocument"),
     ("GET", re.compile(r"^/fba/inventory/v1/summaries$"), "getInventorySummaries"),
+    ("POST", re.compile(r"^/tokens/2021-03-01/restrictedDataToken$"), "createRestrictedDataToken"),
 ]
 
 
@@ -720,7 +774,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self._apply_fault(operation):
                 return
-            seller = emu.authenticate(self.headers.get("x-amz-access-token"))
+            seller = emu.authenticate(self.headers.get("x-amz-access-token"), path)
             emu.meter(seller, operation)
             emu.count(operation)
             result = self._call(operation, seller, match.groupdict().get("id"), query, body)
@@ -733,15 +787,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _call(self, operation: str, seller: Seller, ident: str | None, query: dict[str, list[str]],
               body: bytes) -> dict[str, Any]:
         emu = self.emulator
+        token = self.headers.get("x-amz-access-token")
         handlers: dict[str, Callable[[], dict[str, Any]]] = {
             "getMarketplaceParticipations": lambda: emu.get_marketplace_participations(seller, query),
-            "getOrders": lambda: emu.get_orders(seller, query),
+            "getOrders": lambda: emu.get_orders(seller, query, emu.granted(token, "/orders/v0/orders")),
             "getOrderItems": lambda: emu.get_order_items(seller, ident or "", query),
             "getReports": lambda: emu.get_reports(seller, query),
             "createReport": lambda: emu.create_report(seller, _json_body(body)),
             "getReport": lambda: emu.get_report(seller, ident or ""),
             "getReportDocument": lambda: emu.get_report_document(seller, ident or ""),
             "getInventorySummaries": lambda: emu.get_inventory_summaries(seller, query),
+            "createRestrictedDataToken": lambda: emu.create_restricted_data_token(seller, _json_body(body), token or ""),
         }
         return handlers[operation]()
 

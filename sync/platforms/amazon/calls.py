@@ -26,7 +26,7 @@ from ...errors import AuthError, PlatformError
 from .ratelimit import RateLimiter
 from .tuning import AmazonTuning
 
-log = logging.getLogger("api_sync.amazon")
+log = logging.getLogger("sync.platforms.amazon")
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sp_api.api import Inventories, Reports, Sellers
+from sp_api.api import Inventories, Reports, Sellers, Tokens
 from sp_api.api.orders.orders_v0 import OrdersV0
 from sp_api.auth import AccessTokenClient, AccessTokenResponse
 from sp_api.base import Marketplaces
@@ -106,16 +106,21 @@ class SellersClient(_HostHeader, Sellers):
     pass
 
 
+class TokensClient(_HostHeader, Tokens):
+    pass
+
+
 @dataclass
 class SpApiClients:
     orders: OrdersClient
     reports: ReportsClient
     inventories: InventoriesClient
     sellers: SellersClient
+    restricted: TokensClient
     tokens: TokenStore
 
     def close(self) -> None:
-        for client in (self.orders, self.reports, self.inventories, self.sellers):
+        for client in (self.orders, self.reports, self.inventories, self.sellers, self.restricted):
             try:
                 client.close()
                 client._auth._transport.close()
@@ -139,4 +144,5 @@ def build_clients(*, refresh_token: str, lwa_app_id: str, lwa_client_secret: str
         return client
 
     return SpApiClients(orders=make(OrdersClient), reports=make(ReportsClient),
-                        inventories=make(InventoriesClient), sellers=make(SellersClient), tokens=store)
+                        inventories=make(InventoriesClient), sellers=make(SellersClient),
+                        restricted=make(TokensClient), tokens=store)

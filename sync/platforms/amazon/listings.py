@@ -27,7 +27,7 @@ from .documents import DocumentExpired, choose_encoding, download, iter_rows
 from .timeutil import iso
 from .tuning import AmazonTuning
 
-log = logging.getLogger("api_sync.amazon")
+log = logging.getLogger("sync.platforms.amazon")
 
 REPORT_TYPE = "GET_MERCHANT_LISTINGS_ALL_DATA"
 PAGE_SIZE = 250

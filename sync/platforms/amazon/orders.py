@@ -8,23 +8,52 @@ been yielded; an interrupted sync re-reads the window and the engine's dedup abs
 
 getOrderItems (0.5/s) is the expensive call: it is made only for orders that are new or whose
 LastUpdateDate differs from the stored one; the others count as `skipped_unchanged`.
-Buyer PII (BuyerInfo, ShippingAddress) needs a Restricted Data Token and is never requested.
+Buyer PII (BuyerInfo, ShippingAddress, BuyerTaxInformation) needs a Restricted Data Token: it is requested
+only when `AMAZON_RESTRICTED_DATA_ELEMENTS` names the elements wanted; the token (valid one hour) then
+authorizes the getOrders calls alone, and is renewed before it expires.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped
 from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
-from .client import OrdersClient
+from .client import OrdersClient, TokensClient
 from .timeutil import iso, parse, same_instant
 from .tuning import AmazonTuning
 
 VISIBILITY_LAG = timedelta(minutes=2, seconds=30)
 ITEMS_KEY = "OrderItems"
+
+
+class RestrictedToken:
+    """The Restricted Data Token for getOrders' buyer PII (none when no data elements are configured)."""
+
+    PATH = "/orders/v0/orders"
+
+    def __init__(self, caller: SpApiCaller, client: TokensClient, elements: tuple[str, ...],
+                 clock: Callable[[], float] = time.monotonic):
+        self.caller, self.client, self.elements, self.clock = caller, client, elements, clock
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def invalidate(self) -> None:
+        self._token = None
+
+    def current(self) -> str | None:
+        if not self.elements:
+            return None
+        if self._token is None or self.clock() >= self._expires:
+            response = self.caller.call("createRestrictedDataToken", lambda: self.client.create_restricted_data_token(
+                restrictedResources=[{"method": "GET", "path": self.PATH, "dataElements": list(self.elements)}]))
+            payload = response.payload or {}
+            self._token = str(payload["restrictedDataToken"])
+            self._expires = self.clock() + max(0.0, float(payload.get("expiresIn") or 3600) - 120)
+        return self._token
 
 
 def _window(request: StreamRequest, tuning: AmazonTuning, now: datetime) -> tuple[datetime, datetime]:
@@ -38,21 +67,28 @@ def _window(request: StreamRequest, tuning: AmazonTuning, now: datetime) -> tupl
 
 
 def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, marketplace_ids: list[str],
-                 tuning: AmazonTuning, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-                 ) -> Iterator[Page]:
+                 tuning: AmazonTuning, restricted: RestrictedToken | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Iterator[Page]:
     after, before = _window(request, tuning, now())
     state = {"last_updated_before": iso(before)}
     next_token: str | None = None
     try:
         while True:
             if next_token:
-                token = next_token
-                response = caller.call("getOrders", lambda: client.get_orders(
-                    NextToken=token, MarketplaceIds=list(marketplace_ids)))
+                params: dict[str, Any] = {"NextToken": next_token, "MarketplaceIds": list(marketplace_ids)}
             else:
-                response = caller.call("getOrders", lambda: client.get_orders(
-                    LastUpdatedAfter=iso(after), LastUpdatedBefore=iso(before),
-                    MarketplaceIds=list(marketplace_ids), MaxResultsPerPage=tuning.orders_page_size))
+                params = {"LastUpdatedAfter": iso(after), "LastUpdatedBefore": iso(before),
+                          "MarketplaceIds": list(marketplace_ids), "MaxResultsPerPage": tuning.orders_page_size}
+
+            def get_orders() -> Any:
+                # Inside the attempt: a retry after a 403 picks up a renewed token.
+                client.restricted_data_token = restricted.current() if restricted else None
+                try:
+                    return client.get_orders(**params)
+                finally:
+                    client.restricted_data_token = None  # never sent to getOrderItems
+
+            response = caller.call("getOrders", get_orders)
             payload = response.payload or {}
             orders: list[dict[str, Any]] = payload.get("Orders") or []
             next_token = payload.get("NextToken") or None

@@ -24,6 +24,7 @@ DOCUMENTED_LIMITS: dict[str, tuple[float, int]] = {
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "getInventorySummaries": (2.0, 2),
+    "createRestrictedDataToken": (1.0, 10),  # Tokens API 2021-03-01
 }
 
 

@@ -13,6 +13,7 @@
 | `AMAZON_REPORT_TIMEOUT_SECONDS` | give up on a report still not DONE after this long | 3600 |
 | `AMAZON_REPORT_REUSE_MINUTES` | reuse a listings report requested (or finished) this recently | 30 |
 | `AMAZON_INVENTORY_RESTARTS` | times an inventory listing restarts after its nextToken expired | 2 |
+| `AMAZON_RESTRICTED_DATA_ELEMENTS` | buyer PII to request on orders with a Restricted Data Token: a comma list of `buyerInfo`, `shippingAddress`, `buyerTaxInformation` (the app needs the matching restricted roles) | empty: no PII, no token |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class AmazonTuning:
     report_timeout: float = 3600.0
     report_reuse_minutes: float = 30.0
     inventory_restarts: int = 2
+    restricted_data_elements: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AmazonTuning":
@@ -67,4 +69,16 @@ class AmazonTuning:
             report_timeout=_num(env, "AMAZON_REPORT_TIMEOUT_SECONDS", 3600.0, 1.0),
             report_reuse_minutes=_num(env, "AMAZON_REPORT_REUSE_MINUTES", 30.0, 0.0),
             inventory_restarts=int(_num(env, "AMAZON_INVENTORY_RESTARTS", 2, 0, integer=True)),
+            restricted_data_elements=_elements(env),
         )
+
+
+PII_ELEMENTS = ("buyerInfo", "shippingAddress", "buyerTaxInformation")
+
+
+def _elements(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = [e.strip() for e in (env.get("AMAZON_RESTRICTED_DATA_ELEMENTS") or "").split(",") if e.strip()]
+    unknown = [e for e in raw if e not in PII_ELEMENTS]
+    if unknown:
+        raise ConfigError(f"AMAZON_RESTRICTED_DATA_ELEMENTS accepts {', '.join(PII_ELEMENTS)}; got {', '.join(unknown)}")
+    return tuple(dict.fromkeys(raw))
