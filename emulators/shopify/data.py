@@ -109,7 +109,7 @@ class ShopData:
                 }
                 q = by_item[iid]["_quantities"]
                 q["on_hand"] = q["available"] + q["committed"]
-        updated = min(created + timedelta(days=rng.uniform(0, 20)), base)
+        updated = created + min(timedelta(days=20), base - created) * rng.random()
         product = {
             "id": gid("Product", pid), "title": title, "handle": f"{title.lower().replace(' ', '-')}-{pid}",
             "status": rng.choice(["ACTIVE"] * 8 + ["DRAFT", "ARCHIVED"]), "vendor": "Emulated Goods Co.",
@@ -131,7 +131,7 @@ class ShopData:
             "id": gid("Customer", cid), "firstName": first, "lastName": last, "displayName": f"{first} {last}",
             "email": f"{first.lower()}.{last.lower()}.{cid}@example.com".encode("ascii", "ignore").decode(),
             "phone": f"+1555{cid % 10_000_000:07d}", "state": "ENABLED", "verifiedEmail": True, "taxExempt": False,
-            "tags": [], "createdAt": iso(created), "updatedAt": iso(min(created + timedelta(days=rng.uniform(0, 30)), base)),
+            "tags": [], "createdAt": iso(created), "updatedAt": iso(created + min(timedelta(days=30), base - created) * rng.random()),
             "numberOfOrders": "0", "amountSpent": {"amount": "0.00", "currencyCode": self.currency},
             "defaultAddress": {"city": city, "province": province, "countryCodeV2": country, "zip": zip_code},
         }
@@ -163,7 +163,8 @@ class ShopData:
             })
         tax = (subtotal * Decimal("0.08")).quantize(Decimal("0.01"))
         customer = rng.choice(list(self.customers.values())) if self.customers and rng.random() < 0.9 else None
-        updated = min(created + timedelta(hours=rng.uniform(0, 72)), base)
+        # Spread, never clamped to `base`: real shops rarely have many records sharing one second.
+        updated = created + min(timedelta(hours=72), base - created) * rng.random()
         order = {
             "id": gid("Order", oid), "name": f"#{1000 + len(self.orders) + 1}",
             "createdAt": iso(created), "updatedAt": iso(updated), "processedAt": iso(created),
