@@ -16,7 +16,7 @@ def open_store(settings: Settings) -> Store:
     if kind == "supabase":
         from .supabase_rest import SupabaseStore
 
-        return SupabaseStore(settings.supabase_url, settings.supabase_key)  # type: ignore[arg-type]
+        return SupabaseStore(settings.supabase_url, settings.supabase_key, env=settings.env)  # type: ignore[arg-type]
     from .sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)

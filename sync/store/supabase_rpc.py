@@ -1,0 +1,171 @@
+"""Calls to a Supabase project's REST API (PostgREST) through supabase-py: retries and error meaning.
+
+Every call is one HTTP request and one database transaction on the server. Transient failures
+(connection refused or reset, 503 from the gateway, serialization failures) are retried with
+tenacity; a request that may have reached the database is retried only for calls marked idempotent.
+Error messages name the function and the database's own words, never the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+from postgrest.exceptions import APIError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from ..errors import ConfigError
+from .base import LeaseLost
+
+log = logging.getLogger("api_sync_cron")
+
+FUNCTIONS_FILE = "sync/store/sql/supabase_functions.sql"
+SCHEMA_FILE = "sync/store/sql/postgres_schema.sql"
+INSTALL_HINT = (
+    f"open the Supabase SQL editor and run {SCHEMA_FILE}, then {FUNCTIONS_FILE} (or run "
+    "`python -m sync init-db` once with DATABASE_URL set to the project's connection string)"
+)
+LEASE_LOST_SQLSTATE = "ASL01"  # raised by api_sync_write_page (supabase_functions.sql)
+# PostgREST's own "could not reach the database" codes, and the gateway's 5xx without a JSON body.
+_TRANSIENT_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "40001", "40P01", "500", "502", "503",
+                    "504", "520"}
+
+
+@dataclass(frozen=True)
+class RestOptions:
+    """Tuning knobs, from the environment (documented in the README's Supabase section)."""
+
+    timeout_seconds: float = 60.0  # SUPABASE_HTTP_TIMEOUT_SECONDS: one request, e.g. a page write
+    attempts: int = 4  # SUPABASE_RETRY_ATTEMPTS: tries per call on a transient failure
+    retry_base_seconds: float = 0.5  # SUPABASE_RETRY_BASE_SECONDS: first backoff, doubled each time
+    max_request_bytes: int = 4_000_000  # SUPABASE_MAX_REQUEST_BYTES: a larger page is sent in parts
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None) -> "RestOptions":
+        env = env or {}
+
+        def number(name: str, default: float, kind: type = float) -> Any:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise ConfigError(f"{name} must be above 0, got {raw!r}")
+            return value
+
+        return cls(
+            timeout_seconds=number("SUPABASE_HTTP_TIMEOUT_SECONDS", cls.timeout_seconds),
+            attempts=number("SUPABASE_RETRY_ATTEMPTS", cls.attempts, int),
+            retry_base_seconds=number("SUPABASE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            max_request_bytes=number("SUPABASE_MAX_REQUEST_BYTES", cls.max_request_bytes, int),
+        )
+
+
+class SupabaseRestError(Exception):
+    """A REST call failed for good (after retries); the message is safe to show."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+def _unsent(exc: BaseException) -> bool:
+    """The request never reached the server: safe to send again whatever it does."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, APIError) and (exc.code or "") in _TRANSIENT_CODES
+
+
+class RestClient:
+    """One supabase-py client; `rpc()` and `select()` return decoded JSON or raise a meaningful error."""
+
+    def __init__(self, url: str, key: str, options: RestOptions):
+        from supabase import ClientOptions, create_client  # imported here: only this store needs it
+
+        if not url or not key:
+            raise ConfigError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must both be set for the Supabase store")
+        self.host = urlsplit(url).netloc or url
+        self.options = options
+        try:
+            self._client = create_client(url, key, options=ClientOptions(
+                postgrest_client_timeout=options.timeout_seconds, auto_refresh_token=False,
+                persist_session=False))
+        except Exception as exc:  # supabase-py validates the URL's form
+            raise ConfigError(f"SUPABASE_URL {url!r} is not usable: {exc}") from None
+        self._postgrest = self._client.postgrest
+
+    def close(self) -> None:
+        try:
+            self._postgrest.aclose()  # the sync client's close, despite the name
+        except Exception:
+            pass
+
+    # -- calls --------------------------------------------------------------------------------------
+    def rpc(self, function: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Any:
+        return self._run(function, lambda: self._postgrest.rpc(function, dict(params)).execute().data, idempotent)
+
+    def select(self, table: str, columns: str = "*", *, eq: Mapping[str, Any] | None = None,
+               order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        def call() -> Any:
+            query = self._postgrest.from_(table).select(columns)
+            for column, value in (eq or {}).items():
+                if value is not None:
+                    query = query.eq(column, str(value))
+            for column in order:
+                query = query.order(column)
+            # Our own retries, with our backoff; supabase-py's own would sleep up to 30 s per try.
+            return query.retry(False).execute().data
+
+        return self._run(f"read of {table}", call, True)
+
+    def _run(self, what: str, call: Any, idempotent: bool) -> Any:
+        predicate = _transient if idempotent else _unsent
+        retrying = Retrying(
+            retry=retry_if_exception(predicate), stop=stop_after_attempt(self.options.attempts),
+            wait=wait_exponential(multiplier=self.options.retry_base_seconds, max=30), reraise=True,
+            before_sleep=lambda state: self._log_retry(what, state))
+        try:
+            return retrying(call)
+        except APIError as exc:
+            raise self._meaning(what, exc) from None
+        except httpx.TransportError as exc:
+            raise SupabaseRestError(f"the Supabase REST API at {self.host} did not answer {what}: "
+                                    f"{type(exc).__name__}") from None
+
+    def _log_retry(self, what: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("Supabase REST call %s failed (%s); retrying", what, _describe(exc))
+
+    def _meaning(self, what: str, exc: APIError) -> Exception:
+        code = exc.code or ""
+        if code == LEASE_LOST_SQLSTATE:
+            return LeaseLost(exc.message or "lease lost")
+        if code == "PGRST202" or code == "PGRST205":
+            return ConfigError(f"the API Sync functions are missing or outdated in the Supabase project at "
+                               f"{self.host} ({what}): {INSTALL_HINT}")
+        if code in ("401", "PGRST301", "PGRST302") or (exc.message or "").startswith(("Invalid API key",
+                                                                                      "No API key")):
+            return ConfigError(f"the Supabase project at {self.host} rejected SUPABASE_SERVICE_ROLE_KEY "
+                               f"({exc.message}); use the service_role key from Project Settings > API")
+        if code == "42501":
+            return ConfigError(f"the key has no right to call {what} at {self.host}: use the service_role "
+                               "key (the functions are not granted to anon or authenticated)")
+        return SupabaseRestError(f"Supabase REST call {what} failed: {_describe(exc)}", code or None)
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, APIError):
+        text = f"{exc.code}: {exc.message}" if exc.code else str(exc.message)
+        return text + (f" ({exc.details})" if exc.details and isinstance(exc.details, str)
+                       and len(exc.details) < 300 else "")
+    return type(exc).__name__ if exc else "unknown error"
