@@ -277,8 +277,8 @@ def test_inventory_one_record_per_marketplace_and_sku():
             records, pages = drain(conn.fetch(request("inventory")))
         finally:
             conn.close()
-        assert len(records) == 240 and len(pages) == 6
-        assert [p.state is not None for p in pages] == [False] * 5 + [True]
+        assert len(records) == 240 and len(pages) == 7  # 3 + 3 pages of 50, then the snapshot's state
+        assert [p.state is not None for p in pages] == [False] * 6 + [True] and not pages[-1].records
         first = next(r for r in records if r.external_id == "SKU-00001")
         assert first.data["marketplaceId"] == GB and "fulfillableQuantity" in first.data["inventoryDetails"]
         assert any(r.external_id == "SKU-00001|" + DE for r in records)

@@ -1,9 +1,10 @@
 """Deterministic seller data shaped like the SP-API models' static examples.
 
-Everything derives from a `random.Random` seeded by the seller's refresh token, so two runs of a test
-see the same orders, items, listings and inventory. Timestamps are spread over the past and end at least
-`fresh_margin` before "now": getOrders only shows updates older than two minutes, and data the emulator
-creates must be visible to the very next sync, as Amazon's would be once two minutes have passed.
+Everything derives from a `random.Random` seeded by the seller's refresh token, and seeded timestamps
+count back from `anchor` (by default the start of the current UTC day), so two emulators started the same
+day serve identical data: a second `--sandbox` run finds nothing new. Seeded data ends an hour before the
+anchor; mutations are stamped `fresh_margin` before "now": getOrders only shows updates older than two
+minutes, and data the emulator changes must be visible to the very next sync.
 """
 
 from __future__ import annotations
@@ -73,15 +74,16 @@ class SellerData:
 class SellerSeeder:
     """Builds and mutates one seller's data; owns its random generator."""
 
-    def __init__(self, key: str, marketplaces: list[str], *, fresh_margin: timedelta):
+    def __init__(self, key: str, marketplaces: list[str], *, fresh_margin: timedelta, anchor: datetime):
         self.rng = random.Random(key)
         self.fresh_margin = fresh_margin
+        self.anchor = anchor
         self.data = SellerData(marketplaces=list(marketplaces))
         self._order_seq = 0
 
     # ----- listings and inventory -------------------------------------------------------------
     def seed_listings(self, count: int, fba: bool) -> None:
-        now = datetime.now(timezone.utc)
+        now = self.anchor
         for m_index, marketplace in enumerate(self.data.marketplaces):
             info = MARKETPLACES.get(marketplace, MARKETPLACES["ATVPDKIKX0DER"])
             words = _WORDS_ASCII if info["countryCode"] in ("US", "CA", "GB") else _WORDS_LATIN
@@ -141,7 +143,7 @@ class SellerSeeder:
                                           "carrierDamagedQuantity": 0, "defectiveQuantity": 0,
                                           "expiredQuantity": 0},
             },
-            "lastUpdatedTime": iso(now - self.fresh_margin - timedelta(hours=self.rng.randrange(1, 500))),
+            "lastUpdatedTime": iso(now - timedelta(hours=self.rng.randrange(1, 500))),
             "productName": row["item-name"],
             "totalQuantity": fulfillable + inbound + reserved,
         }
@@ -223,7 +225,7 @@ class SellerSeeder:
         return order_id
 
     def seed_orders(self, count: int) -> None:
-        newest = datetime.now(timezone.utc) - max(self.fresh_margin, timedelta(hours=1))
+        newest = min(self.anchor, datetime.now(timezone.utc)) - max(self.fresh_margin, timedelta(hours=1))
         for _ in range(count):
             purchase = newest - timedelta(seconds=self.rng.randrange(1, 90 * 86400))
             last_update = min(newest, purchase + timedelta(seconds=self.rng.randrange(0, 3 * 86400)))

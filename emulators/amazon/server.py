@@ -105,12 +105,15 @@ class AmazonEmulator:
     next_token_ttl: seconds an inventory nextToken lives (Amazon: 30).
     fresh_margin: how far in the past mutations are stamped; must exceed getOrders' two-minute lag so
         a change is visible to the next sync at once.
+    anchor: seeded timestamps count back from it (default: the start of the current UTC day), so the
+        same seller seeded twice the same day is the same data.
     """
 
     def __init__(self, *, time_scale: float = 1.0, report_processing_seconds: float = 0.3,
                  order_items_page_size: int = 100, inventory_page_size: int = 50,
                  next_token_ttl: float = 30.0, fresh_margin: timedelta = timedelta(minutes=3),
-                 access_token_ttl: int = 3600, host: str = "127.0.0.1", port: int = 0):
+                 access_token_ttl: int = 3600, anchor: datetime | None = None, host: str = "127.0.0.1",
+                 port: int = 0):
         if fresh_margin <= ORDERS_VISIBILITY_LAG:
             raise ValueError("fresh_margin must exceed two minutes, or getOrders would hide fresh changes")
         self.time_scale = time_scale
@@ -120,6 +123,7 @@ class AmazonEmulator:
         self.next_token_ttl = next_token_ttl
         self.fresh_margin = fresh_margin
         self.access_token_ttl = access_token_ttl
+        self.anchor = anchor or datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         self.faults = FaultPlan()
         self.counters = Counters()
         self._buckets = Buckets(time_scale)
@@ -179,7 +183,7 @@ class AmazonEmulator:
         unknown = [m for m in marketplaces if m not in MARKETPLACES]
         if unknown:
             raise ValueError(f"unknown marketplace ids {unknown}; known: {sorted(MARKETPLACES)}")
-        seeder = SellerSeeder(refresh_token, list(marketplaces), fresh_margin=self.fresh_margin)
+        seeder = SellerSeeder(refresh_token, list(marketplaces), fresh_margin=self.fresh_margin, anchor=self.anchor)
         seeder.seed_listings(listings, fba)
         seeder.seed_orders(orders)
         seller = Seller(refresh_token=refresh_token,

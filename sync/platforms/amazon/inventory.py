@@ -7,11 +7,12 @@ Inventory is a snapshot, read whole each sync (dedup keeps writes to what change
 should one expire anyway, the marketplace is read again from the start (`AMAZON_INVENTORY_RESTARTS`).
 
 A seller not enrolled in FBA gets 403 (or no summaries at all): the data type is skipped with that
-reason, and the other data types still sync.
+reason, and the other data types still sync. A 403 in some marketplaces only skips those marketplaces.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -22,6 +23,8 @@ from .client import InventoriesClient
 from .listings import listing_id
 from .timeutil import iso, parse
 from .tuning import AmazonTuning
+
+log = logging.getLogger("sync.platforms.amazon")
 
 NOT_ENROLLED = ("Amazon denied access to FBA inventory (403): the seller is not enrolled in Fulfillment by "
                 "Amazon, or the app lacks the 'Amazon Fulfillment' role. Inventory is skipped; enrol in FBA "
@@ -45,28 +48,30 @@ class _TokenExpired(Exception):
 def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: StreamRequest,
                     marketplace_ids: list[str], tuning: AmazonTuning) -> Iterator[Page]:
     total = 0
-    try:
-        for index, marketplace in enumerate(marketplace_ids):
-            last = index == len(marketplace_ids) - 1
-            for restart in range(tuning.inventory_restarts + 1):
-                try:
-                    for page in _marketplace_pages(caller, client, marketplace, marketplace_ids[0]):
-                        total += len(page.records)
-                        if last and page.state is not None:
-                            if total == 0:
-                                raise DataTypeSkipped(NOTHING)
-                            page.state = {"snapshot_at": iso(request.started_at)}
-                        elif page.state is not None:
-                            page.state = None
-                        yield page
-                    break
-                except _TokenExpired:
-                    if restart == tuning.inventory_restarts:
-                        raise PlatformError(
-                            f"Amazon's inventory page token for marketplace {marketplace} kept expiring "
-                            f"(they live 30 seconds); the next sync will try again.") from None
-    except AmazonForbidden:
-        raise DataTypeSkipped(NOT_ENROLLED) from None
+    forbidden: list[str] = []
+    for marketplace in marketplace_ids:
+        for restart in range(tuning.inventory_restarts + 1):
+            try:
+                for page in _marketplace_pages(caller, client, marketplace, marketplace_ids[0]):
+                    total += len(page.records)
+                    yield page
+                break
+            except _TokenExpired:
+                if restart == tuning.inventory_restarts:
+                    raise PlatformError(
+                        f"Amazon's inventory page token for marketplace {marketplace} kept expiring "
+                        f"(they live 30 seconds); the next sync will try again.") from None
+            except AmazonForbidden:
+                # FBA is per region and program: one marketplace may be enrolled, another not.
+                log.warning("Amazon FBA inventory denied (403) for marketplace %s", marketplace)
+                forbidden.append(marketplace)
+                break
+    if len(forbidden) == len(marketplace_ids):
+        raise DataTypeSkipped(NOT_ENROLLED)
+    if total == 0:
+        raise DataTypeSkipped(NOTHING)
+    # Every marketplace was read to its last page: the snapshot is complete.
+    yield Page(records=[], state={"snapshot_at": iso(request.started_at)})
 
 
 def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketplace: str,
@@ -95,7 +100,6 @@ def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketpla
                 continue
             records.append(Record(external_id=listing_id(sku, marketplace, primary),
                                   data={**summary, "marketplaceId": marketplace}, updated_at=_updated(summary)))
-        # A non-None state marks the marketplace's last page; fetch_inventory sets the real cursor.
-        yield Page(records=records, state=None if token else {})
+        yield Page(records=records)
         if not token:
             return
