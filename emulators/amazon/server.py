@@ -143,8 +143,9 @@ class AmazonEmulator:
             self._server = ThreadingHTTPServer((self._host, self._port), _Handler)
             self._server.daemon_threads = True
             self._server.emulator = self  # type: ignore[attr-defined]
-            self._thread = threading.Thread(target=self._server.serve_forever, name="amazon-emulator",
-                                            daemon=True)
+            # A short poll interval: stop() returns at once instead of after up to half a second.
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="amazon-emulator", daemon=True)
             self._thread.start()
         return self
 
@@ -262,8 +263,8 @@ class AmazonEmulator:
     def lwa_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         grant = form.get("grant_type")
         if grant != "refresh_token":
-            return 400, {"error": "unsupported_grant_type",
-                         "error_description": "The authorization grant type is not supported by the authorization server"}
+            return 400, {"error": "unsupported_grant_type", "error_description":
+                         "The authorization grant type is not supported by the authorization server"}
         missing = [k for k in ("refresh_token", "client_id", "client_secret") if not form.get(k)]
         if missing:
             return 400, {"error": "invalid_request",
@@ -801,7 +802,8 @@ class _Handler(BaseHTTPRequestHandler):
             "getReport": lambda: emu.get_report(seller, ident or ""),
             "getReportDocument": lambda: emu.get_report_document(seller, ident or ""),
             "getInventorySummaries": lambda: emu.get_inventory_summaries(seller, query),
-            "createRestrictedDataToken": lambda: emu.create_restricted_data_token(seller, _json_body(body), token or ""),
+            "createRestrictedDataToken": lambda: emu.create_restricted_data_token(
+                seller, _json_body(body), token or ""),
         }
         return handlers[operation]()
 

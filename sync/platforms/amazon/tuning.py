@@ -80,5 +80,6 @@ def _elements(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = [e.strip() for e in (env.get("AMAZON_RESTRICTED_DATA_ELEMENTS") or "").split(",") if e.strip()]
     unknown = [e for e in raw if e not in PII_ELEMENTS]
     if unknown:
-        raise ConfigError(f"AMAZON_RESTRICTED_DATA_ELEMENTS accepts {', '.join(PII_ELEMENTS)}; got {', '.join(unknown)}")
+        raise ConfigError(f"AMAZON_RESTRICTED_DATA_ELEMENTS accepts {', '.join(PII_ELEMENTS)}; "
+                          f"got {', '.join(unknown)}")
     return tuple(dict.fromkeys(raw))
