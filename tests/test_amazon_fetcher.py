@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sp_api.auth.access_token_client as sp_auth
 from sp_api.auth._core import build_cache_key

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from json import JSONDecodeError
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 import httpx
 from sp_api.auth.exceptions import AuthorizationError
@@ -163,7 +163,8 @@ class SpApiCaller:
             if status in RETRYABLE_STATUSES:
                 return PlatformError(f"Amazon kept failing on {operation} (HTTP {status} {code}) after "
                                      f"{self.tuning.max_retries + 1} attempts; the next sync will try again.")
-            return PlatformError(f"Amazon refused {operation} (HTTP {status} {code}: {detail})".rstrip(": )") + ")")
+            said = f": {detail}" if detail else ""
+            return PlatformError(f"Amazon refused {operation} (HTTP {status} {code}{said})")
         if isinstance(exc, httpx.HTTPStatusError):
             return PlatformError(f"Amazon answered HTTP {exc.response.status_code} to {operation} after "
                                  f"{self.tuning.max_retries + 1} attempts; the next sync will try again.")
@@ -186,8 +187,3 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, AuthorizationError):
         return f"LWA HTTP {exc.status_code} {exc.error_code or ''}".strip()
     return type(exc).__name__
-
-
-def header(response: Any, name: str) -> str | None:
-    headers = getattr(response, "headers", None) or {}
-    return headers.get(name)
