@@ -132,7 +132,7 @@ class PostgresStore:
             return {}
         rows = self._conn.execute(
             SQL.STORED_VERSIONS.format(table=quote_ident(data_table(client_id))),
-            (credential_id, data_type, list(external_ids)),
+            (list(external_ids), credential_id, data_type),
         ).fetchall()
         return {r["external_id"]: r["source_updated_at"] for r in rows}
 

@@ -22,9 +22,16 @@ from psycopg.rows import tuple_row
 
 from .base import LeaseLost, StagedRow
 
+# One unique-index probe per id. The obvious `external_id = ANY(%s)` lets the planner, without
+# statistics on a table that was just filled (autovacuum analyzes it a minute later, if ever during a
+# first load), scan every row of the integration for every page: quadratic in the shop's size.
+# OFFSET 0 keeps the lateral subquery from being flattened into that plan.
 STORED_HASHES = """
-SELECT external_id, record_hash FROM {table}
-WHERE credential_id = %s AND data_type = %s AND external_id = ANY(%s)
+SELECT s.external_id, s.record_hash FROM unnest(%s::text[]) AS u(external_id)
+CROSS JOIN LATERAL (
+    SELECT external_id, record_hash FROM {table}
+    WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
+) AS s
 """
 
 COPY_NEW = """
@@ -73,7 +80,7 @@ class PostgresPageTransaction:
         if external_ids:
             with self._conn.cursor(row_factory=tuple_row) as cur:
                 cur.execute(STORED_HASHES.format(table=self._table),
-                            (self._credential_id, self._data_type, list(external_ids)))
+                            (list(external_ids), self._credential_id, self._data_type))
                 found = dict(cur.fetchall())
         self._stored = set(found) if self._stored is None else self._stored | set(found)
         return found

@@ -124,9 +124,13 @@ UPDATE client_api_credentials SET locked_until = %s
 WHERE credential_id = %s AND locked_by = %s
 """
 
+# One unique-index probe per id (see STORED_HASHES in postgres_page.py for why not `= ANY(%s)`).
 STORED_VERSIONS = """
-SELECT external_id, source_updated_at FROM {table}
-WHERE credential_id = %s AND data_type = %s AND external_id = ANY(%s)
+SELECT s.external_id, s.source_updated_at FROM unnest(%s::text[]) AS u(external_id)
+CROSS JOIN LATERAL (
+    SELECT external_id, source_updated_at FROM {table}
+    WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
+) AS s
 """
 
 STORED_HASHES = """
