@@ -165,3 +165,25 @@ def test_large_delta_switches_to_bulk(emu):
     assert changed <= set(records)
     assert emu.shop(DOMAIN).stats.bulk_started == 1
     assert last_state(pages)["updated_at"] >= state["updated_at"]
+
+
+def test_pages_shrink_when_shopify_finds_them_too_costly():
+    with ShopifyEmulator(**UNLIMITED, max_query_cost=300) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=60, products=5, customers=5)
+        conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+        _, orders = drain(conn, request("orders"))
+        assert len(orders) == 60
+        assert emu.shop(DOMAIN).stats.max_cost_exceeded >= 1
+
+
+def test_a_bulk_operation_left_running_is_waited_for(emu):
+    from sync.platforms.shopify import queries
+
+    shop = emu.shop(DOMAIN)
+    shop.bulk_seconds = 0.5
+    with shop.lock:
+        leftover = shop.run_bulk(queries.BULK_CUSTOMERS.render(None))  # an earlier run's operation
+    assert leftover["userErrors"] == []
+    _, orders = drain(connect(emu, DOMAIN, TOKEN), request("orders"))
+    assert len(orders) == len(shop.data.orders)
+    assert shop.stats.bulk_started == 2

@@ -19,7 +19,7 @@ from ...models import Page, Record, StreamRequest
 from . import queries
 from .bulk import (BulkRunner, LineCount, assemble, check_complete, check_outcome, children_with_parent,
                    parse_lines)
-from .client import ShopifyClient
+from .client import QueryTooCostly, ShopifyClient
 from .options import ShopifyOptions
 
 
@@ -102,6 +102,22 @@ class ShopStreams:
         self.bulk_runner = bulk
 
     # --- shared -------------------------------------------------------------------------------------------
+    def _execute_shrinking(self, document: str, variables: dict[str, Any], operation: str,
+                           sizes: tuple[str, ...]) -> dict[str, Any]:
+        """Execute; on MAX_COST_EXCEEDED halve the page sizes named in `sizes` and try again.
+
+        The documented page sizes stay under 1,000 points; this only matters if Shopify's cost rules
+        change under a pinned version, and then a smaller page beats a failed sync.
+        """
+        while True:
+            try:
+                return self.client.execute(document, variables, operation=operation)
+            except QueryTooCostly:
+                if all(variables[k] <= 1 for k in sizes):
+                    raise
+                for key in sizes:
+                    variables[key] = max(1, variables[key] // 2)
+
     @staticmethod
     def search_since(request: StreamRequest) -> tuple[str | None, datetime | None]:
         cursor = (request.state or {}).get("updated_at")
@@ -126,7 +142,8 @@ class ShopStreams:
         batch = Batch(self.options.page_records)
         newest: str | None = None
         while True:
-            data = self.client.execute(spec.document, variables, operation=spec.operation)
+            data = self._execute_shrinking(spec.document, variables, spec.operation,
+                                           ("first", spec.child.inline_variable) if spec.child else ("first",))
             if variables["withCount"]:
                 variables["withCount"] = False
                 count = (data.get(spec.count_root) or {}).get("count") or 0
@@ -174,9 +191,9 @@ class ShopStreams:
         return out
 
     def _more_children(self, child: ChildSpec, parent_id: str, after: str) -> Iterator[dict[str, Any]]:
+        variables = {"id": parent_id, "first": child.page, "after": after}
         while True:
-            data = self.client.execute(child.document, {"id": parent_id, "first": child.page, "after": after},
-                                       operation=child.operation)
+            data = self._execute_shrinking(child.document, variables, child.operation, ("first",))
             parent = data.get(child.root)
             if parent is None:  # deleted meanwhile: what we have stays; the deletion is not ours to record
                 return
@@ -184,7 +201,7 @@ class ShopStreams:
             yield from conn["nodes"]
             if not conn["pageInfo"]["hasNextPage"]:
                 return
-            after = conn["pageInfo"]["endCursor"]
+            variables["after"] = conn["pageInfo"]["endCursor"]
 
     # --- inventory ----------------------------------------------------------------------------------------
     def inventory_stream(self, request: StreamRequest) -> Iterator[Page]:
@@ -197,7 +214,7 @@ class ShopStreams:
         batch = Batch(self.options.page_records)
         newest: str | None = None
         while True:
-            data = self.client.execute(queries.INVENTORY, variables, operation="Inventory")
+            data = self._execute_shrinking(queries.INVENTORY, variables, "Inventory", ("first", "levelsFirst"))
             connection = data["locations"]
             for location in connection["nodes"]:
                 for level in self._location_levels(location, search):
@@ -214,10 +231,11 @@ class ShopStreams:
     def _location_levels(self, location: Mapping[str, Any], search: str | None) -> Iterator[dict[str, Any]]:
         conn = location["inventoryLevels"]
         yield from conn["nodes"]
+        variables = {"id": location["id"], "first": queries.LEVELS_PAGE, "after": None, "query": search,
+                     "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         while conn["pageInfo"]["hasNextPage"]:
-            data = self.client.execute(queries.LOCATION_LEVELS, {
-                "id": location["id"], "first": queries.LEVELS_PAGE, "after": conn["pageInfo"]["endCursor"],
-                "query": search, "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}, operation="LocationLevels")
+            variables["after"] = conn["pageInfo"]["endCursor"]
+            data = self._execute_shrinking(queries.LOCATION_LEVELS, variables, "LocationLevels", ("first",))
             if data.get("location") is None:
                 return
             conn = data["location"]["inventoryLevels"]
