@@ -16,12 +16,17 @@ from sync.ids import data_table
 from sync.store import open_store
 
 KEY = Fernet.generate_key().decode()
+SUPABASE_BACKING_DSN = "API_SYNC_TEST_SUPABASE_DB"  # tests only: the database behind the emulated REST API
 
 
 def make_settings(kind: str, tmp_path, pg_dsn: str | None = None, **extra: str) -> Settings:
     env = {"CREDENTIALS_ENCRYPTION_KEY": KEY, "LOG_DIR": str(tmp_path / "logs"), "SYNC_LOOKBACK_MINUTES": "0"}
     if kind == "postgres":
         env["DATABASE_URL"] = pg_dsn
+    elif kind == "supabase":
+        # SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY come in `extra` (a PostgREST emulator's); the
+        # database behind it is read directly by `query` to check what the REST store wrote.
+        env[SUPABASE_BACKING_DSN] = pg_dsn
     else:
         env["SQLITE_PATH"] = str(tmp_path / "api_sync.db")
     env.update(extra)
@@ -47,8 +52,9 @@ def add(settings: Settings, client_id: str | None = None, domain: str | None = N
 
 
 def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
-    if settings.store_kind == "postgres":
-        with psycopg.connect(settings.database_url) as conn:
+    if settings.store_kind in ("postgres", "supabase"):
+        dsn = settings.database_url or settings.env[SUPABASE_BACKING_DSN]
+        with psycopg.connect(dsn) as conn:
             return conn.execute(sql.replace("?", "%s"), params).fetchall()
     conn = sqlite3.connect(settings.sqlite_path)
     try:

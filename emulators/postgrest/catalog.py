@@ -1,7 +1,8 @@
 """What PostgREST keeps in its schema cache, read from the live catalog: functions and table columns.
 
-PostgREST serves one schema (here: the connection's current schema). It is read again on every
-request, which stands for a schema cache that is always fresh (`NOTIFY pgrst, 'reload schema'`).
+PostgREST serves the schemas of its `db-schemas` setting (here: one, the connecting user's current
+schema, fixed at start). The catalog is read again on every request, which stands for a schema cache
+that is always fresh (`NOTIFY pgrst, 'reload schema'`).
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ SELECT p.proname, p.pronargs, p.pronargdefaults, p.proretset,
        COALESCE(p.proargmodes::text[], '{}') AS argmodes,
        ARRAY(SELECT format_type(x, NULL) FROM unnest(COALESCE(p.proallargtypes, p.proargtypes::oid[])) x) AS argtypes
 FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype
-WHERE p.pronamespace = current_schema()::regnamespace AND p.proname = %s AND p.prokind = 'f'
+WHERE p.pronamespace = %s::regnamespace AND p.proname = %s AND p.prokind = 'f'
 """
 
 
-def functions(conn: psycopg.Connection, name: str) -> list[Function]:
+def functions(conn: psycopg.Connection, schema: str, name: str) -> list[Function]:
     out = []
-    schema = conn.execute("SELECT current_schema()").fetchone()[0]
-    for proname, nargs, ndefaults, retset, composite, void, names, modes, types in conn.execute(_FUNCTIONS, (name,)):
+    rows = conn.execute(_FUNCTIONS, (schema, name))
+    for proname, nargs, ndefaults, retset, composite, void, names, modes, types in rows:
         inputs = []
         for i, type_sql in enumerate(types):
             mode = modes[i] if modes else "i"
@@ -62,12 +63,11 @@ def functions(conn: psycopg.Connection, name: str) -> list[Function]:
     return out
 
 
-def resolve(conn: psycopg.Connection, name: str, args: Mapping[str, object]) -> Function:
+def resolve(conn: psycopg.Connection, schema: str, name: str, args: Mapping[str, object]) -> Function:
     """The overload whose parameter names fit the JSON keys, as PostgREST picks it (PGRST202/203 otherwise)."""
-    candidates = functions(conn, name)
+    candidates = functions(conn, schema, name)
     keys = set(args)
     fitting = [f for f in candidates if f.accepts(keys)]
-    schema = conn.execute("SELECT current_schema()").fetchone()[0]
     if not fitting:
         wanted = ", ".join(sorted(keys))
         hint = None
@@ -88,14 +88,13 @@ def resolve(conn: psycopg.Connection, name: str, args: Mapping[str, object]) -> 
     return fitting[0]
 
 
-def table_columns(conn: psycopg.Connection, table: str) -> list[str]:
+def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
     """The columns of a table or view in the exposed schema (PGRST205 when there is none)."""
     rows = conn.execute(
         "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = %s "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relname = %s "
         "AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (table,)).fetchall()
+        (schema, table)).fetchall()
     if not rows:
-        schema = conn.execute("SELECT current_schema()").fetchone()[0]
         raise PgrstError(404, "PGRST205", f"Could not find the table '{schema}.{table}' in the schema cache")
     return [r[0] for r in rows]

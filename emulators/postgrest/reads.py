@@ -38,7 +38,8 @@ def _split_list(value: str) -> list[str]:
     return out
 
 
-def build_select(table: str, columns: list[str], query: list[tuple[str, str]]) -> tuple[sql.Composed, list[Any]]:
+def build_select(schema: str, table: str, columns: list[str],
+                 query: list[tuple[str, str]]) -> tuple[sql.Composed, list[Any]]:
     """The SQL for one read and its parameters; the result is one JSON array."""
     select: list[sql.Composable] = [sql.SQL("*")]
     where: list[sql.Composable] = []
@@ -88,7 +89,7 @@ def build_select(table: str, columns: list[str], query: list[tuple[str, str]]) -
             else:
                 raise PgrstError(400, "PGRST100", f'"failed to parse filter ({value})"')
             where.append(sql.SQL("NOT ({})").format(clause) if negate else clause)
-    query_sql = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), sql.Identifier(table))
+    query_sql = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), sql.Identifier(schema, table))
     if where:
         query_sql += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
     if order:

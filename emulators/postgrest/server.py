@@ -87,6 +87,9 @@ class PostgrestEmulator:
         self.fail_next: dict[str, int] = {}  # path -> how many answers to replace with 503 (fault injection)
         self._lock = threading.Lock()
         self._pool = _Pool(dsn, pool_size)
+        with self._pool.connection() as conn:
+            # The exposed schema, resolved once as the connecting user (PostgREST's `db-schemas`).
+            self.schema = conn.execute("SELECT current_schema()").fetchone()[0]
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -153,7 +156,7 @@ class PostgrestEmulator:
         with self._pool.connection() as conn:
             try:
                 self._begin(conn, role)
-                fn = catalog.resolve(conn, function, args)
+                fn = catalog.resolve(conn, self.schema, function, args)
                 given = [p for p in fn.params if p.name in args]
                 call = sql.SQL("{}.{}({})").format(
                     sql.Identifier(fn.schema), sql.Identifier(fn.name),
@@ -188,8 +191,8 @@ class PostgrestEmulator:
         with self._pool.connection() as conn:
             try:
                 self._begin(conn, role, read_only=True)
-                columns = catalog.table_columns(conn, table)
-                statement, params = reads.build_select(table, columns, query)
+                columns = catalog.table_columns(conn, self.schema, table)
+                statement, params = reads.build_select(self.schema, table, columns, query)
                 text = conn.execute(statement, params).fetchone()[0]
                 conn.commit()
             except PgrstError:

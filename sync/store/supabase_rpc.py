@@ -97,9 +97,10 @@ class RestClient:
         self.host = urlsplit(url).netloc or url
         self.options = options
         try:
+            # Our own httpx client carries the timeout (supabase-py deprecates its timeout option).
             self._client = create_client(url, key, options=ClientOptions(
-                postgrest_client_timeout=options.timeout_seconds, auto_refresh_token=False,
-                persist_session=False))
+                httpx_client=httpx.Client(timeout=options.timeout_seconds, follow_redirects=True),
+                auto_refresh_token=False, persist_session=False))
         except Exception as exc:  # supabase-py validates the URL's form
             raise ConfigError(f"SUPABASE_URL {url!r} is not usable: {exc}") from None
         self._postgrest = self._client.postgrest

@@ -1,0 +1,79 @@
+"""Helpers for the Supabase REST store's tests: Supabase's API roles, the functions installed into a
+fresh schema, and a PostgREST emulator in front of it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from emulators.postgrest import PostgrestEmulator
+from sync.config import Settings
+
+from .conftest import PG_DSN
+from .engine_fixtures import make_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = ROOT / "sync" / "store" / "sql"
+
+# Supabase's API roles (every Supabase database has them): the gateway's keys map to these, and the
+# functions file grants EXECUTE to service_role alone. service_role bypasses row level security.
+_ROLES = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN BYPASSRLS;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;  -- another test process created it first
+END $$;
+"""
+
+
+@dataclass
+class SupabaseProject:
+    """A fresh schema with the tables and functions, served by a PostgREST emulator."""
+
+    dsn: str
+    emulator: PostgrestEmulator
+    service_key: str
+    anon_key: str
+
+    @property
+    def url(self) -> str:
+        return self.emulator.url
+
+    def settings(self, tmp_path, **extra: str) -> Settings:
+        env = {"SUPABASE_URL": self.url, "SUPABASE_SERVICE_ROLE_KEY": self.service_key,
+               "SUPABASE_RETRY_BASE_SECONDS": "0.05", **extra}
+        return make_settings("supabase", tmp_path, self.dsn, **env)
+
+
+def ensure_roles() -> None:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(_ROLES)
+
+
+def install(dsn: str, *, functions: bool = True) -> None:
+    """What a user does once in the SQL editor: the schema file, then the functions file."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute((SQL_DIR / "postgres_schema.sql").read_text())
+        if functions:
+            conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
+
+
+@pytest.fixture
+def supabase_project(fresh_pg_dsn):
+    ensure_roles()
+    install(fresh_pg_dsn)
+    service_key = f"service-{secrets.token_hex(12)}"
+    anon_key = f"anon-{secrets.token_hex(12)}"
+    with PostgrestEmulator(fresh_pg_dsn, keys={service_key: "service_role", anon_key: "anon"}) as emu:
+        yield SupabaseProject(fresh_pg_dsn, emu, service_key, anon_key)
