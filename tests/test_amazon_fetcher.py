@@ -336,3 +336,40 @@ def test_buyer_pii_only_with_a_restricted_data_token_when_configured():
             validate("ordersV0.json", "Order", order)
     with pytest.raises(ConfigError, match="AMAZON_RESTRICTED_DATA_ELEMENTS"):
         AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})
+
+
+def test_fba_in_some_marketplaces_only_skips_the_others():
+    with emulator() as emu:
+        emu.add_seller("rt-part", listings=8, marketplaces=[GB, DE], fba=[DE])
+        conn = connect(emu, "rt-part")
+        try:
+            records, pages = drain(conn.fetch(request("inventory")))
+        finally:
+            conn.close()
+        assert {r.external_id for r in records} == {f"SKU-{i:05d}|{DE}" for i in range(1, 9)}
+        assert pages[-1].state is not None and emu.counts("rt-part")["inventory"] == 8
+
+
+def test_access_tokens_are_renewed_before_they_expire():
+    with emulator(access_token_ttl=1, time_scale=120) as emu:
+        emu.add_seller("rt-ttl", orders=120)
+        conn = connect(emu, "rt-ttl")
+        try:
+            conn.test()
+            records, _ = drain(conn.fetch(request("orders")))  # ~1.5 s of paced getOrderItems
+            assert len(records) == 120
+            assert conn.clients.tokens.fetches >= 2 and "getOrderItems" not in conn.caller.retries
+        finally:
+            conn.close()
+
+
+def test_an_unanswered_connection_test_says_so():
+    with emulator() as emu:
+        emu.add_seller("rt-slow")
+        emu.inject("slow", "getMarketplaceParticipations", times=3, delay=0.6)
+        conn = connect(emu, "rt-slow", AMAZON_HTTP_TIMEOUT_SECONDS="0.2", AMAZON_MAX_RETRIES="2")
+        try:
+            with pytest.raises(PlatformError, match=r"did not answer getMarketplaceParticipations within 0.2 s"):
+                conn.test()
+        finally:
+            conn.close()

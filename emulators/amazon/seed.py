@@ -82,9 +82,10 @@ class SellerSeeder:
         self._order_seq = 0
 
     # ----- listings and inventory -------------------------------------------------------------
-    def seed_listings(self, count: int, fba: bool) -> None:
+    def seed_listings(self, count: int, fba_marketplaces: list[str]) -> None:
         now = self.anchor
         for m_index, marketplace in enumerate(self.data.marketplaces):
+            fba = marketplace in fba_marketplaces
             info = MARKETPLACES.get(marketplace, MARKETPLACES["ATVPDKIKX0DER"])
             words = _WORDS_ASCII if info["countryCode"] in ("US", "CA", "GB") else _WORDS_LATIN
             rows: list[dict[str, str]] = []

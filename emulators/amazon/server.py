@@ -76,7 +76,7 @@ class Seller:
     lwa_client_secret: str
     marketplaces: list[str]
     seeder: SellerSeeder
-    fba: bool = True
+    fba: bool | list[str] = True  # True, False, or the marketplaces enrolled in FBA
     revoked: bool = False
     report_outcome: str = "DONE"
     reports: dict[str, Report] = field(default_factory=dict)
@@ -177,7 +177,7 @@ class AmazonEmulator:
         return f"{self.url}/auth/o2/token"
 
     # ----- seeding and mutation -------------------------------------------------------------------
-    def add_seller(self, refresh_token: str, *, orders: int = 0, listings: int = 0, fba: bool = True,
+    def add_seller(self, refresh_token: str, *, orders: int = 0, listings: int = 0, fba: bool | list[str] = True,
                    marketplaces: list[str] | tuple[str, ...] = ("ATVPDKIKX0DER",),
                    lwa_app_id: str = DEMO_LWA_APP_ID, lwa_client_secret: str = DEMO_LWA_CLIENT_SECRET,
                    seller_id: str | None = None, compress_documents: bool | None = None) -> Seller:
@@ -185,7 +185,7 @@ class AmazonEmulator:
         if unknown:
             raise ValueError(f"unknown marketplace ids {unknown}; known: {sorted(MARKETPLACES)}")
         seeder = SellerSeeder(refresh_token, list(marketplaces), fresh_margin=self.fresh_margin, anchor=self.anchor)
-        seeder.seed_listings(listings, fba)
+        seeder.seed_listings(listings, [m for m in marketplaces if _enrolled(fba, m)])
         seeder.seed_orders(orders)
         seller = Seller(refresh_token=refresh_token,
                         seller_id=seller_id or f"A{uuid.uuid5(uuid.NAMESPACE_OID, refresh_token).hex[:13].upper()}",
@@ -212,7 +212,8 @@ class AmazonEmulator:
         data = self.seller(refresh_token).seeder.data
         return {"orders": len(data.orders),
                 "products": sum(len(rows) for rows in data.listings.values()),
-                "inventory": sum(len(s) for s in data.inventory.values()) if self.seller(refresh_token).fba else 0}
+                "inventory": sum(len(s) for m, s in data.inventory.items()
+                                 if _enrolled(self.seller(refresh_token).fba, m))}
 
     def orders(self, refresh_token: str) -> dict[str, dict[str, Any]]:
         data = self.seller(refresh_token).seeder.data
@@ -237,7 +238,7 @@ class AmazonEmulator:
             raise ValueError("outcome must be DONE, FATAL or CANCELLED")
         self.seller(refresh_token).report_outcome = outcome
 
-    def set_fba(self, refresh_token: str, enrolled: bool) -> None:
+    def set_fba(self, refresh_token: str, enrolled: bool | list[str]) -> None:
         self.seller(refresh_token).fba = enrolled
 
     def reset_counters(self) -> None:
@@ -582,7 +583,7 @@ class AmazonEmulator:
         marketplaces = self._marketplace_ids(seller, query, "marketplaceIds", 1)
         if granularity_id not in seller.marketplaces or marketplaces != [granularity_id]:
             raise _bad("granularityId must be the marketplace id given in marketplaceIds.")
-        if not seller.fba:
+        if not _enrolled(seller.fba, granularity_id):
             raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
                            "The seller is not registered for Fulfillment by Amazon.")
         details = (_one(query, "details") or "false").lower() == "true"
@@ -614,6 +615,10 @@ class AmazonEmulator:
             out["pagination"] = {"nextToken": self._new_next_token(
                 {"kind": "inventory", "marketplace": granularity_id, "offset": offset + size})}
         return out
+
+
+def _enrolled(fba: bool | list[str], marketplace: str) -> bool:
+    return fba if isinstance(fba, bool) else marketplace in fba
 
 
 RESTRICTED_PATH = re.compile(r"^/orders/v0/orders(/[^/]+(/(orderItems|address|buyerInfo))?)?$")
