@@ -191,6 +191,8 @@ def test_transient_faults_are_retried_until_the_data_is_complete():
         emu.inject("error500", "getOrderItems")
         emu.inject("error503", "getOrders")
         emu.inject("drop", "getOrderItems")
+        emu.inject("gateway502", "getOrders")  # an HTML page: the library alone would call it an empty answer
+        emu.inject("gateway502", "getOrderItems")
         emu.inject("slow", "getOrderItems", delay=1.0)
         emu.inject("error503", "lwaToken")
         conn = connect(emu, "rt-f", AMAZON_HTTP_TIMEOUT_SECONDS="0.5")

@@ -11,7 +11,7 @@ ERROR_FAULTS: dict[str, tuple[int, str, str]] = {
     "error500": (500, "InternalFailure", "We encountered an internal error. Please try again."),
     "error503": (503, "ServiceUnavailable", "Service temporarily unavailable. Please try again."),
 }
-KINDS = (*ERROR_FAULTS, "slow", "drop")
+KINDS = (*ERROR_FAULTS, "gateway502", "slow", "drop")  # gateway502: an HTML page, not an SP-API body
 
 
 @dataclass

@@ -221,8 +221,9 @@ class AmazonEmulator:
 
     # ----- faults -----------------------------------------------------------------------------------
     def inject(self, kind: str, operation: str = "*", times: int = 1, delay: float = 0.0) -> None:
-        """Next `times` requests to `operation` ("*" = any, "lwaToken" = LWA) get `kind`:
-        throttle (429 QuotaExceeded), error500, error503, slow (answer after `delay` s), drop (close)."""
+        """Next `times` requests to `operation` ("*" = any, "lwaToken" = LWA) get `kind`: throttle
+        (429 QuotaExceeded), error500, error503, gateway502 (an HTML 502 page), slow (answer after
+        `delay` s), drop (close the connection without an answer)."""
         self.faults.add(kind, operation, times, delay)
 
     def revoke(self, refresh_token: str) -> None:
@@ -742,6 +743,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return False  # then answer normally, late
+        if fault.kind == "gateway502":
+            self._send(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+            return True
         if fault.kind == "drop":
             self.close_connection = True
             try:

@@ -45,7 +45,7 @@ class AmazonForbidden(PlatformError):
 
 def _status(exc: BaseException) -> int | None:
     if isinstance(exc, SellingApiException):
-        return int(getattr(exc, "code", 0) or 0)
+        return int(getattr(exc, "code", 0) or 0)  # the class's status (or HttpStatusError's real one)
     if isinstance(exc, AuthorizationError):
         return int(exc.status_code or 0)
     return None

@@ -27,6 +27,7 @@ from sp_api.api import Inventories, Reports, Sellers, Tokens
 from sp_api.api.orders.orders_v0 import OrdersV0
 from sp_api.auth import AccessTokenClient, AccessTokenResponse
 from sp_api.base import Marketplaces
+from sp_api.base.exceptions import SellingApiException, get_exception_for_code
 from sp_api.base.credential_provider import FromCodeCredentialProvider
 
 from ...errors import CredentialError
@@ -80,8 +81,22 @@ def token_client_class(token_url: str, store: TokenStore) -> type[AccessTokenCli
     return ConnectionTokenClient
 
 
+class HttpStatusError(SellingApiException):
+    """An error status the library has no exception class for (502, 401...), or with a non-JSON body."""
+
+    def __init__(self, status: int, error: list[dict[str, Any]], headers: Any):
+        super().__init__(error, headers)
+        self.code = status
+
+
 class _HostHeader:
-    """Mixin: the `host` header from the endpoint URL (the library assumes `https://` and slices it)."""
+    """Mixin fixing two library behaviours for our clients.
+
+    - the `host` header comes from the endpoint URL (the library assumes `https://` and slices it);
+    - an HTTP error whose body is not an SP-API error list (a gateway's HTML 502, an empty 503) raises:
+      the library would return it as an empty, successful answer, and an empty getOrders page would
+      then move the cursor past orders never read.
+    """
 
     endpoint: str
 
@@ -90,6 +105,22 @@ class _HostHeader:
         headers = super().headers  # type: ignore[misc]
         headers["host"] = urlsplit(self.endpoint).netloc
         return headers
+
+    def _check_response(self, res: Any, *args: Any, **kwargs: Any) -> Any:
+        status = res.status_code
+        if status >= 400:
+            try:
+                body = res.json()
+            except ValueError:
+                body = None
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if not isinstance(errors, list) or not errors:
+                errors = [{"code": f"HTTP{status}", "message": "an answer without an error list"}]
+            cls = get_exception_for_code(status)
+            if cls is SellingApiException:
+                raise HttpStatusError(status, errors, res.headers)
+            raise cls(errors, headers=res.headers)
+        return super()._check_response(res, *args, **kwargs)  # type: ignore[misc]
 
 
 class OrdersClient(_HostHeader, OrdersV0):

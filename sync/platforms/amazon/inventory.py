@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any, Iterator
 
-from ...errors import DataTypeSkipped, PlatformError
+from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
 from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import InventoriesClient
@@ -90,7 +90,10 @@ def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketpla
                 raise _TokenExpired() from None
             raise
         payload = response.payload or {}
-        summaries = payload.get("inventorySummaries") or []
+        summaries = payload.get("inventorySummaries")
+        if not isinstance(summaries, list):
+            raise IncompleteDataError(f"Amazon answered getInventorySummaries for marketplace {marketplace} "
+                                      f"without an inventorySummaries list.")
         token = ((response.pagination or {}).get("nextToken") if hasattr(response, "pagination") else None) \
             or response.next_token
         records = []

@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
-from ...errors import DataTypeSkipped
+from ...errors import DataTypeSkipped, IncompleteDataError
 from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import OrdersClient, TokensClient
@@ -90,7 +90,10 @@ def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamReque
 
             response = caller.call("getOrders", get_orders)
             payload = response.payload or {}
-            orders: list[dict[str, Any]] = payload.get("Orders") or []
+            if not isinstance(payload.get("Orders"), list):
+                raise IncompleteDataError("Amazon answered getOrders without an Orders list; the orders cursor "
+                                          "stays where it was and the next sync reads the window again.")
+            orders: list[dict[str, Any]] = payload["Orders"]
             next_token = payload.get("NextToken") or None
             yield _page(caller, client, request, orders, None if next_token else state)
             if not next_token:
@@ -128,7 +131,10 @@ def fetch_order_items(caller: SpApiCaller, client: OrdersClient, order_id: str) 
         kwargs = {"NextToken": token} if token else {}
         response = caller.call("getOrderItems", lambda: client.get_order_items(order_id, **kwargs))
         payload = response.payload or {}
-        items.extend(payload.get("OrderItems") or [])
+        if not isinstance(payload.get("OrderItems"), list):
+            raise IncompleteDataError(f"Amazon answered getOrderItems for order {order_id} without an OrderItems "
+                                      f"list; the orders cursor stays where it was.")
+        items.extend(payload["OrderItems"])
         token = payload.get("NextToken") or None
         if not token:
             return items
