@@ -71,6 +71,9 @@ class PostgresStore:
         missing = [c for c in SQL.DATA_COLUMN_TYPES if c not in present]
         if not present or missing:
             with self._conn.transaction():
+                # Two workers syncing one client's integrations both create its table on the first sync:
+                # CREATE TABLE IF NOT EXISTS alone lets the second fail on pg_type's unique index.
+                self._conn.execute(SQL.TABLE_DDL_LOCK, (name,))
                 self._conn.execute(SQL.CREATE_DATA_TABLE.format(table=table))
                 for column in missing if present else ():
                     self._conn.execute(SQL.ADD_DATA_COLUMN.format(
@@ -195,7 +198,7 @@ class PostgresStore:
         name = sku_cache_table(client_id)
         table = quote_ident(name)
         with self._conn.transaction():
-            self._conn.execute(SQL.SKU_CACHE_LOCK, (name,))
+            self._conn.execute(SQL.TABLE_DDL_LOCK, (name,))
             self._conn.execute(SQL.CREATE_SKU_CACHE.format(table=table))
             # ALTER only what is missing: an ALTER locks out the dashboard's readers until the commit.
             present = {r["column_name"] for r in self._conn.execute(SQL.DATA_TABLE_COLUMNS, (name,)).fetchall()}

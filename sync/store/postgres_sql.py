@@ -26,6 +26,10 @@ SET_SCHEMA_VERSION = "INSERT INTO api_sync_schema_version (version) VALUES (%(ve
 
 TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
 
+# Creating or altering a per-client table: concurrent creators of one table queue on this lock (keyed
+# by the table's name) instead of racing, since CREATE TABLE IF NOT EXISTS is not safe against itself.
+TABLE_DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
 DATA_TABLE_COLUMNS = """
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = %s
@@ -223,9 +227,6 @@ SELECT id, credential_id::text, platform_type, data_type, external_id, data FROM
 WHERE id > %s AND data_type = ANY(%s)
 ORDER BY id LIMIT %s
 """
-
-# Two analyses of one client at once queue here instead of racing on CREATE TABLE.
-SKU_CACHE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 CREATE_SKU_CACHE = """
 CREATE TABLE IF NOT EXISTS {table} (
