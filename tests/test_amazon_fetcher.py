@@ -375,3 +375,14 @@ def test_an_unanswered_connection_test_says_so():
                 conn.test()
         finally:
             conn.close()
+
+
+def test_no_fba_inventory_at_all_is_a_skip_too():
+    with emulator() as emu:
+        emu.add_seller("rt-empty", listings=0)
+        conn = connect(emu, "rt-empty")
+        try:
+            with pytest.raises(DataTypeSkipped, match="returned no FBA inventory"):
+                drain(conn.fetch(request("inventory")))
+        finally:
+            conn.close()

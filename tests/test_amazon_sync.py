@@ -113,3 +113,17 @@ def test_revoked_refresh_token_fails_the_integration_and_keeps_its_data(fresh_pg
         assert row["status"] == "error" and row["error_message"] == result.error_message
         assert row["sync_state"] == state
         assert stored(settings, client_id) == before
+
+
+def test_incremental_on_sqlite_fetches_items_of_changed_orders_only(tmp_path):
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-lite", orders=50, listings=5)
+        settings = engine_settings(emu, tmp_path, None)
+        client_id, _ = add_amazon(settings, emu.demo_secrets("rt-lite"))
+        assert run(settings).success
+        changed = emu.change_orders("rt-lite", 3)
+        emu.reset_counters()
+        result = run(settings)
+        assert result.success and (result.streams["orders"].new, result.streams["orders"].updated) == (0, 3)
+        assert sorted(emu.counters.order_items_ids) == sorted(changed)
+        assert stored(settings, client_id)["orders"] == emu.orders("rt-lite")
