@@ -327,3 +327,17 @@ def test_runs_and_results_read_back(settings):
         assert store.delete_integration(cred) is True and store.get_integration(cred) is None
     finally:
         store.close()
+
+
+def test_init_db_through_database_url_installs_the_functions(fresh_pg_dsn, tmp_path):
+    from .engine_fixtures import make_settings
+    from .supabase_fixtures import SupabaseProject
+
+    ensure_roles()
+    done = _cli(make_settings("postgres", tmp_path, fresh_pg_dsn), "init-db")
+    assert done.returncode == 0, done.stderr
+    with PostgrestEmulator(fresh_pg_dsn, keys={"svc": "service_role"}) as emu:
+        settings = SupabaseProject(fresh_pg_dsn, emu, "svc", "none").settings(tmp_path)
+        _, cred = add(settings)
+        summary = engine_tests.engine(settings, {}).run(RunParams())
+        assert summary.synced == 1 and summary.results[0].credential_id == cred

@@ -51,6 +51,9 @@ class PostgresStore:
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SQL.INIT_LOCK_KEY,))
             self._conn.execute(schema)
+            # The functions behind the Supabase REST store (supabase_rest.py): `init-db` with the pooler
+            # DATABASE_URL installs them too, so a project can later run with only the REST settings.
+            self._conn.execute(resources.files("sync.store").joinpath("sql/supabase_functions.sql").read_text())
             self._conn.execute(SQL.CLEAR_SCHEMA_VERSION)
             self._conn.execute(SQL.SET_SCHEMA_VERSION, {"version": SQL.SCHEMA_VERSION})
 
