@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
-from ...errors import DataTypeSkipped, IncompleteDataError
+from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
 from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import OrdersClient, TokensClient
@@ -48,8 +48,17 @@ class RestrictedToken:
         if not self.elements:
             return None
         if self._token is None or self.clock() >= self._expires:
-            response = self.caller.call("createRestrictedDataToken", lambda: self.client.create_restricted_data_token(
-                restrictedResources=[{"method": "GET", "path": self.PATH, "dataElements": list(self.elements)}]))
+            resources = [{"method": "GET", "path": self.PATH, "dataElements": list(self.elements)}]
+            try:
+                response = self.caller.call("createRestrictedDataToken",
+                                            lambda: self.client.create_restricted_data_token(
+                                                restrictedResources=resources))
+            except AmazonForbidden:
+                # Not a skip: the operator asked for this data; the orders stream fails with the reason.
+                raise PlatformError(
+                    f"Amazon refused a Restricted Data Token for {', '.join(self.elements)} (403): the app lacks "
+                    f"the matching restricted role. Request the role, or empty AMAZON_RESTRICTED_DATA_ELEMENTS."
+                ) from None
             payload = response.payload or {}
             self._token = str(payload["restrictedDataToken"])
             self._expires = self.clock() + max(0.0, float(payload.get("expiresIn") or 3600) - 120)
