@@ -261,3 +261,50 @@ def test_bad_parameters_checked_after_auth(api):
                                    "force_sync=yes&platform_filter=Shopify"])
 def test_empty_and_spelled_out_parameters_are_accepted(api, query):
     assert api.post(f"/api/admin/trigger-api-sync?{query}", headers=_auth()).status_code == 202
+
+
+# -- the server as an operator starts it ------------------------------------------------------------------
+def test_python_app_py_serves_on_port(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_PATH", "SUPABASE"))}
+    env.update({"ADMIN_API_TOKEN": TOKEN, "SQLITE_PATH": str(tmp_path / "api.db"), "LOG_DIR": str(tmp_path / "logs"),
+                "PORT": str(port), "HOST": "127.0.0.1"})
+    server = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        assert httpx.post(f"{base}/api/admin/trigger-api-sync").status_code == 401
+        queued = httpx.post(f"{base}/api/admin/trigger-api-sync", headers=_auth(), timeout=10)
+        assert queued.status_code == 202
+        assert queued.json()["status_url"].startswith(base)
+        for _ in range(100):
+            run = httpx.get(queued.json()["status_url"], headers=_auth(), timeout=10).json()
+            if run["status"] != "running":
+                break
+            time.sleep(0.1)
+        assert run["status"] == "succeeded" and run["triggered_by"] == "api"
+    finally:
+        server.terminate()
+        server.wait(10)
+    log = (tmp_path / "logs" / "admin_api.log").read_text()
+    assert "Sync run" in log and "triggered by api" in log and TOKEN not in log
