@@ -176,3 +176,17 @@ def test_two_shops_on_one_emulator_are_told_apart_by_token():
         for token, count in (("tok-one", 3), ("tok-two", 7)):
             body = post(emu, "{ ordersCount { count } }", token=token).json()
             assert body["data"]["ordersCount"]["count"] == count
+
+
+def test_reference_schema_validation_when_given():
+    from tests.shopify_fixtures import REFERENCE_SCHEMA, reference_schema
+
+    reference_schema()  # skips when the reference is absent
+    with ShopifyEmulator(**UNLIMITED, reference_schema=REFERENCE_SCHEMA) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=2)
+        assert "errors" not in post(emu, queries.SHOP).json()
+        # A real field the subset lacks passes the reference, then the subset refuses it: never silently.
+        body = post(emu, "{ shop { email } }").json()
+        assert body["errors"] and "email" in body["errors"][0]["message"]
+        body = post(emu, "{ shop { noSuchField } }").json()
+        assert "noSuchField" in body["errors"][0]["message"]

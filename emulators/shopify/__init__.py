@@ -16,10 +16,12 @@ or failed).
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import zlib
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .data import ShopData
@@ -46,11 +48,20 @@ _DATA_TYPE_FIELDS = {
 
 class ShopifyEmulator:
     def __init__(self, *, restore_rate: float = STANDARD_RESTORE_RATE, bucket_size: float = STANDARD_BUCKET_SIZE,
-                 max_query_cost: int = MAX_QUERY_COST, host: str = "127.0.0.1", port: int = 0):
+                 max_query_cost: int = MAX_QUERY_COST, host: str = "127.0.0.1", port: int = 0,
+                 reference_schema: str | os.PathLike | None = None):
+        """`reference_schema` (or env `SHOPIFY_EMULATOR_REFERENCE_SCHEMA`): the full Admin API SDL; when
+        given, every incoming document is also validated against it, as Shopify would."""
         self.restore_rate = restore_rate
         self.bucket_size = bucket_size
         self.max_query_cost = max_query_cost
         self.schema = build_executable_schema()
+        reference_schema = reference_schema or os.environ.get("SHOPIFY_EMULATOR_REFERENCE_SCHEMA")
+        self.reference_schema = None
+        if reference_schema:
+            from graphql import build_schema
+
+            self.reference_schema = build_schema(Path(reference_schema).read_text(encoding="utf-8"))
         self._address = (host, port)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -183,7 +194,11 @@ class ShopifyEmulator:
     def seed_demo(self, *, orders: int = 300, products: int = 40, customers: int = 60) -> dict[str, str]:
         """Seed the demo shop (once) and return its secrets, as `credentials add` would store them."""
         if DEMO_TOKEN not in self._shops:
-            self.add_shop(DEMO_DOMAIN, DEMO_TOKEN, orders=orders, products=products, customers=customers, seed=7)
+            # Anchored at today's midnight (UTC): every run of the same day sees the very same shop, so a
+            # second demo run shows dedup at work (nothing new), while sales stay recent for the SKU report.
+            today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            self.add_shop(DEMO_DOMAIN, DEMO_TOKEN, orders=orders, products=products, customers=customers, seed=7,
+                          now=today)
         return self.demo_secrets()
 
     @staticmethod

@@ -15,6 +15,7 @@ from graphql.language import OperationDefinitionNode
 
 from .cost import operation_cost
 from .executor import Context
+from .shop import CostSample
 
 if TYPE_CHECKING:
     from . import ShopifyEmulator
@@ -146,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
             document = parse(query)
         except GraphQLError as exc:
             return 200, {"errors": [exc.formatted]}
+        if emulator.reference_schema is not None:
+            errors = validate(emulator.reference_schema, document)
+            if errors:
+                return 200, {"errors": [e.formatted for e in errors]}
         errors = validate(schema, document)
         if errors:
             return 200, {"errors": [e.formatted for e in errors]}
@@ -155,9 +160,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"errors": [{"message": f"No operation named \"{operation_name}\""}]}
         try:
             requested = operation_cost(schema, document, operation, variables)
-        except Exception as exc:  # bad variables: let execution report them
+        except Exception:  # bad variables: execution reports them, as Shopify does
             requested = 1
-            del exc
         if requested > emulator.max_query_cost:
             with shop.lock:
                 shop.stats.max_cost_exceeded += 1
@@ -183,8 +187,6 @@ class Handler(BaseHTTPRequestHandler):
             actual = min(actual, requested)
             shop.bucket.refund(requested - actual)
             status_now = shop.bucket.status()
-            from .shop import CostSample
-
             shop.stats.costs.append(CostSample(time.monotonic(), requested, actual, status_now["currentlyAvailable"]))
         answer: dict[str, Any] = {}
         if result.errors:

@@ -71,23 +71,6 @@ class ShopStats:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
-    def points_per_second(self, *, after_first_drain: float | None = None) -> float:
-        """Actual points used per second, over the window starting when the bucket first ran low.
-
-        Starting the window there leaves out the full bucket a sync begins with, which would flatter the
-        figure: what remains measures how well the client keeps up with the restore rate.
-        """
-        samples = self.costs
-        if after_first_drain is not None:
-            start = next((i for i, s in enumerate(samples) if s.available_after <= after_first_drain), None)
-            if start is None:
-                return 0.0
-            samples = samples[start:]
-        if len(samples) < 2:
-            return 0.0
-        span = samples[-1].at - samples[0].at
-        return sum(s.actual for s in samples[1:]) / span if span > 0 else 0.0
-
 
 class EmulatedShop:
     def __init__(self, domain: str, token: str, data: ShopData, schema: GraphQLSchema, *, bucket_size: float,
