@@ -23,6 +23,7 @@ from sync.store import open_store
 from sync.store.base import LeaseLost, SkuRow, StagedRow
 from sync.store.supabase_rest import SupabaseStore
 
+from . import test_concurrency as concurrency_tests
 from . import test_engine as engine_tests
 from .engine_fixtures import add, data_rows, integration_row, query
 from .supabase_fixtures import ROOT, SQL_DIR, ensure_roles, install, supabase_project  # noqa: F401 (fixture)
@@ -106,6 +107,15 @@ def test_three_processes_claim_each_integration_once(settings):
     for cred in creds:
         row = integration_row(settings, cred)
         assert row["status"] == "connected" and row["locked_by"] is None
+
+
+def test_worker_killed_mid_sync_is_completed_later_without_duplicates(supabase_project, tmp_path):
+    concurrency_tests.test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(
+        lambda **extra: supabase_project.settings(tmp_path, **extra))
+
+
+def test_running_sync_renews_its_lease_over_rest(supabase_project, tmp_path):
+    concurrency_tests.test_running_sync_renews_its_lease(lambda **extra: supabase_project.settings(tmp_path, **extra))
 
 
 # -- the page transaction --------------------------------------------------------------------------------
