@@ -24,6 +24,7 @@ import json
 import queue
 import re
 import secrets
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -208,6 +209,12 @@ class PostgrestEmulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes: without this, Nagle's algorithm holds the body
+                # until the client's delayed ACK (~40 ms a request on loopback), which no real server has.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, *args: Any) -> None:  # quiet: tests read counters instead
                 pass
