@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -22,9 +23,14 @@ UNLIMITED = {"restore_rate": 1e9, "bucket_size": 1e9}
 def reference_schema():
     if not REFERENCE_SCHEMA.exists():
         pytest.skip(f"reference schema not found at {REFERENCE_SCHEMA}")
+    return _built_reference()
+
+
+@functools.lru_cache(maxsize=1)
+def _built_reference():
     from graphql import build_schema
 
-    return build_schema(REFERENCE_SCHEMA.read_text(encoding="utf-8"))
+    return build_schema(REFERENCE_SCHEMA.read_text(encoding="utf-8"))  # 2.5 MB: build once per session
 
 
 def shop_settings(emu: ShopifyEmulator, **env: str) -> Settings:

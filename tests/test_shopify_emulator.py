@@ -179,10 +179,9 @@ def test_two_shops_on_one_emulator_are_told_apart_by_token():
 
 
 def test_reference_schema_validation_when_given():
-    from tests.shopify_fixtures import REFERENCE_SCHEMA, reference_schema
+    from tests.shopify_fixtures import reference_schema
 
-    reference_schema()  # skips when the reference is absent
-    with ShopifyEmulator(**UNLIMITED, reference_schema=REFERENCE_SCHEMA) as emu:
+    with ShopifyEmulator(**UNLIMITED, reference_schema=reference_schema()) as emu:
         emu.add_shop(DOMAIN, TOKEN, orders=2)
         assert "errors" not in post(emu, queries.SHOP).json()
         # A real field the subset lacks passes the reference, then the subset refuses it: never silently.

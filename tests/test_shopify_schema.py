@@ -56,6 +56,7 @@ def test_requested_cost_stays_under_the_single_query_maximum(reference, name):
     document = parse(queries.DOCUMENTS[name])
     cost = operation_cost(reference, document, document.definitions[0], PAGE_VARIABLES.get(name, {}))
     assert cost <= 1000, f"{name} requests {cost} points"
+    assert queries.REQUESTED_COST[name] == cost, "update queries.REQUESTED_COST"
     if name in ("Orders", "Products", "Customers", "Inventory"):
         assert cost >= 500, f"{name} pages could be larger ({cost} points)"
 

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLSchema, build_schema
+
 from .data import ShopData
 from .executor import build_executable_schema
 from .server import Fault, Server
@@ -49,7 +51,7 @@ _DATA_TYPE_FIELDS = {
 class ShopifyEmulator:
     def __init__(self, *, restore_rate: float = STANDARD_RESTORE_RATE, bucket_size: float = STANDARD_BUCKET_SIZE,
                  max_query_cost: int = MAX_QUERY_COST, host: str = "127.0.0.1", port: int = 0,
-                 reference_schema: str | os.PathLike | None = None):
+                 reference_schema: str | os.PathLike | GraphQLSchema | None = None):
         """`reference_schema` (or env `SHOPIFY_EMULATOR_REFERENCE_SCHEMA`): the full Admin API SDL; when
         given, every incoming document is also validated against it, as Shopify would."""
         self.restore_rate = restore_rate
@@ -57,10 +59,10 @@ class ShopifyEmulator:
         self.max_query_cost = max_query_cost
         self.schema = build_executable_schema()
         reference_schema = reference_schema or os.environ.get("SHOPIFY_EMULATOR_REFERENCE_SCHEMA")
-        self.reference_schema = None
-        if reference_schema:
-            from graphql import build_schema
-
+        self.reference_schema: GraphQLSchema | None = None
+        if isinstance(reference_schema, GraphQLSchema):
+            self.reference_schema = reference_schema
+        elif reference_schema:
             self.reference_schema = build_schema(Path(reference_schema).read_text(encoding="utf-8"))
         self._address = (host, port)
         self._server: Server | None = None

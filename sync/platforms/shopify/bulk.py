@@ -11,6 +11,7 @@ past a bulk result it had silently dropped; checking the counts is how we never 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -21,6 +22,7 @@ from .client import AccessDenied, ShopifyClient
 from .options import ShopifyOptions
 
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
+log = logging.getLogger("sync.platforms.shopify")
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,16 @@ class BulkRunner:
                                           operation="BulkRun")["bulkOperationRunQuery"]
             errors = payload.get("userErrors") or []
             if not errors and payload.get("bulkOperation"):
-                return self._wait(payload["bulkOperation"]["id"], deadline, what)
+                log.info("📦 Shopify bulk export of %s started for %s", what, self.client.shop)
+                outcome = self._wait(payload["bulkOperation"]["id"], deadline, what)
+                log.info("📦 Shopify bulk export of %s for %s ended %s with %d objects", what, self.client.shop,
+                         outcome.status, outcome.object_count)
+                return outcome
             message = "; ".join(e.get("message", "") for e in errors) or "no operation was created"
             if "already in progress" not in message:
                 raise PlatformError(f"Shopify refused the bulk export of {what} for {self.client.shop}: {message}")
             # Shopify runs one bulk query per app and shop: an earlier run's operation is still going.
+            log.info("Shopify is still running an earlier bulk export for %s: waiting for it", self.client.shop)
             current = self.client.execute(queries.BULK_CURRENT, operation="BulkCurrent")["currentBulkOperation"]
             if current:
                 self._wait(current["id"], deadline, "an earlier bulk export")

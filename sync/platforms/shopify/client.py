@@ -9,6 +9,7 @@ whose message a user can act on, naming the shop but never the access token.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from typing import Any, Callable, Iterator, Mapping
@@ -18,7 +19,10 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from ...errors import AuthError, PlatformError
 from .options import ShopifyOptions
+from .queries import REQUESTED_COST
 from .throttle import CostPacer
+
+log = logging.getLogger("sync.platforms.shopify")
 
 # A THROTTLED answer is retried after waiting for the points; this bound only stops a shop whose bucket
 # never refills (a broken proxy), it never trips on a healthy one.
@@ -56,7 +60,7 @@ class ShopifyClient:
         self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self.options = options
         self.session = session or requests.Session()
-        self.pacer = pacer or CostPacer(sleep=sleep)
+        self.pacer = pacer or CostPacer(sleep=sleep, expected={k: float(v) for k, v in REQUESTED_COST.items()})
         self._sleep = sleep
         self._headers = {"X-Shopify-Access-Token": access_token, "Content-Type": "application/json",
                          "Accept": "application/json", "User-Agent": "api-sync (+shopify graphql)"}
@@ -81,7 +85,14 @@ class ShopifyClient:
                 f"Shopify did not answer {what} for {self.shop} after {state.attempt_number} attempts "
                 f"(last: {cause}); the sync will try again at its next run") from cause
 
+        def before_sleep(state: RetryCallState) -> None:
+            cause = state.outcome.exception() if state.outcome else None
+            log.warning("Shopify %s for %s: %s; retry %d of %d in %.1f s", what, self.shop, cause,
+                        state.attempt_number, self.options.max_retries,
+                        state.next_action.sleep if state.next_action else 0.0)
+
         return Retrying(retry=retry_if_exception_type(Retryable), wait=self._wait, sleep=self._sleep,
+                        before_sleep=before_sleep,
                         stop=stop_after_attempt(self.options.max_retries + 1), retry_error_callback=give_up,
                         reraise=False)
 
@@ -135,6 +146,7 @@ class ShopifyClient:
             codes = {((e.get("extensions") or {}).get("code")) for e in errors or [] if isinstance(e, dict)}
             if "THROTTLED" in codes:
                 self.throttled_answers += 1
+                log.debug("Shopify throttled %s for %s: waiting for the bucket to refill", operation, self.shop)
                 self.pacer.throttled(operation, cost)
                 continue
             self.pacer.observe(operation, cost)

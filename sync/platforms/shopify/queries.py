@@ -316,6 +316,15 @@ BULK_INVENTORY = BulkQuery("inventory", f"""
 
 BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, BULK_INVENTORY)}
 
+# Requested cost of each document at the page sizes above (Shopify's calculation; checked by the tests).
+# The pacer starts from these, so that even a document's first request waits for its points instead of
+# drawing a THROTTLED answer.
+REQUESTED_COST = {
+    "ShopInfo": 2, "Orders": 843, "OrderLineItems": 603, "Products": 828, "ProductVariants": 303,
+    "Customers": 603, "Inventory": 767, "LocationLevels": 603,
+    "BulkRun": 10, "BulkStatus": 1, "BulkCurrent": 1, "BulkCancel": 10,
+}
+
 # Every document sent as a request body (the bulk templates are rendered in the tests, with and without
 # a filter, and validated as well).
 DOCUMENTS = {

@@ -12,6 +12,7 @@ Cursor (`Page.state`): `{"updated_at": "<largest updatedAt committed>"}`. A sync
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import logging
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
@@ -21,6 +22,8 @@ from .bulk import (BulkRunner, LineCount, assemble, check_complete, check_outcom
                    parse_lines)
 from .client import QueryTooCostly, ShopifyClient
 from .options import ShopifyOptions
+
+log = logging.getLogger("sync.platforms.shopify")
 
 
 def parse_ts(text: str) -> datetime:
@@ -117,6 +120,8 @@ class ShopStreams:
                     raise
                 for key in sizes:
                     variables[key] = max(1, variables[key] // 2)
+                log.warning("Shopify found %s too costly for %s: retrying with smaller pages (%s)", operation,
+                            self.client.shop, ", ".join(f"{k}={variables[k]}" for k in sizes))
 
     @staticmethod
     def search_since(request: StreamRequest) -> tuple[str | None, datetime | None]:
@@ -149,6 +154,8 @@ class ShopStreams:
                 count = (data.get(spec.count_root) or {}).get("count") or 0
                 if count >= self.options.bulk_threshold:
                     # A large delta: one bulk operation is cheaper than hundreds of pages.
+                    log.info("%d %s changed at %s since the cursor: reading them with a bulk operation", count,
+                             spec.data_type, self.client.shop)
                     yield from self.bulk_stream(spec, search, request)
                     return
             connection = data[spec.root]
