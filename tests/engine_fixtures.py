@@ -26,7 +26,8 @@ def make_settings(kind: str, tmp_path, pg_dsn: str | None = None, **extra: str) 
     elif kind == "supabase":
         # SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY come in `extra` (a PostgREST emulator's); the
         # database behind it is read directly by `query` to check what the REST store wrote.
-        env[SUPABASE_BACKING_DSN] = pg_dsn
+        if pg_dsn:
+            env[SUPABASE_BACKING_DSN] = pg_dsn
     else:
         env["SQLITE_PATH"] = str(tmp_path / "api_sync.db")
     env.update(extra)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -115,7 +116,22 @@ def test_worker_killed_mid_sync_is_completed_later_without_duplicates(supabase_p
 
 
 def test_running_sync_renews_its_lease_over_rest(supabase_project, tmp_path):
-    concurrency_tests.test_running_sync_renews_its_lease(lambda **extra: supabase_project.settings(tmp_path, **extra))
+    # As test_concurrency's, with a sync long enough for the slower start of a REST process (supabase-py).
+    settings = supabase_project.settings(tmp_path, SYNC_LEASE_SECONDS="1")
+    client, cred = add(settings, orders=800, products=0, page_size=10, page_delay=0.1)  # ~8 s, lease 1 s
+    first = concurrency_tests._spawn(settings, "--workers", "1")
+    time.sleep(1.5)
+    seen_due = []
+    while first.poll() is None and len(seen_due) < 3:
+        out, err = concurrency_tests._spawn(settings, "--force").communicate(timeout=60)
+        if first.poll() is None:  # only what was seen while the first sync still ran counts
+            seen_due.append(json.loads(out.splitlines()[-1])["due"])
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["synced"] == 1
+    assert len(seen_due) >= 2 and set(seen_due) == {0}, seen_due
+    assert len(data_rows(settings, client)) == 800
+    assert len(concurrency_tests.results(settings, cred)) == 1
 
 
 # -- the page transaction --------------------------------------------------------------------------------
@@ -351,3 +367,14 @@ def test_init_db_through_database_url_installs_the_functions(fresh_pg_dsn, tmp_p
         _, cred = add(settings)
         summary = engine_tests.engine(settings, {}).run(RunParams())
         assert summary.synced == 1 and summary.results[0].credential_id == cred
+
+
+def test_unreachable_url_is_a_config_error(tmp_path):
+    from .engine_fixtures import make_settings
+
+    settings = make_settings("supabase", tmp_path, None, SUPABASE_URL="http://127.0.0.1:9",
+                             SUPABASE_SERVICE_ROLE_KEY="k-123", SUPABASE_RETRY_ATTEMPTS="2",
+                             SUPABASE_RETRY_BASE_SECONDS="0.01")
+    done = _cli(settings, "status")
+    assert done.returncode == 2, done.stderr
+    assert "cannot reach the Supabase REST API at 127.0.0.1:9" in done.stderr and "k-123" not in done.stderr

@@ -139,6 +139,10 @@ class RestClient:
             return retrying(call)
         except APIError as exc:
             raise self._meaning(what, exc) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Like a refused database connection: the configuration (URL, network) is what to fix.
+            raise ConfigError(f"cannot reach the Supabase REST API at {self.host} (SUPABASE_URL): "
+                              f"{type(exc).__name__}") from None
         except httpx.TransportError as exc:
             raise SupabaseRestError(f"the Supabase REST API at {self.host} did not answer {what}: "
                                     f"{type(exc).__name__}") from None
