@@ -76,7 +76,7 @@ class SkuAggregator:
 
     # -- input --------------------------------------------------------------------------------------------
     def add(self, row: DataRow) -> None:
-        data: Mapping[str, Any] = row.data if isinstance(row.data, Mapping) else {}
+        data: Mapping[str, Any] = row.data if isinstance(row.data, dict) else {}
         platform, kind = row.platform_type, row.data_type
         if kind == "orders" and platform in ("shopify", "amazon"):
             self.tally.orders += 1

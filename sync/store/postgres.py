@@ -186,16 +186,19 @@ class PostgresStore:
 
     def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
         self.ensure_data_table(client_id)
-        sql = SQL.DATA_BATCH.format(table=quote_ident(data_table(client_id)))
-        last_id = 0
-        while True:
-            batch = self._conn.execute(sql, (last_id, list(data_types), batch_size)).fetchall()
-            for row in batch:
+        table = quote_ident(data_table(client_id))
+        bounds = self._conn.execute(SQL.DATA_ID_BOUNDS.format(table=table)).fetchone()
+        if bounds is None or bounds["low"] is None:
+            return
+        low, high = bounds["low"] - 1, bounds["high"]
+        sql = SQL.DATA_RANGE.format(table=table)
+        while low < high:
+            # At most `batch_size` rows per range (ids are unique); upserts leave gaps, so ranges may hold fewer.
+            top = low + batch_size
+            for row in self._conn.execute(sql, (low, top, list(data_types))).fetchall():
                 yield DataRow(credential_id=row["credential_id"], platform_type=row["platform_type"],
                               data_type=row["data_type"], external_id=row["external_id"], data=row["data"])
-            if len(batch) < batch_size:
-                return
-            last_id = batch[-1]["id"]
+            low = top
 
     def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
         name = sku_cache_table(client_id)

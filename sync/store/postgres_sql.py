@@ -219,13 +219,16 @@ ORDER BY started_at, result_id
 # -- SKU analysis ---------------------------------------------------------------------------------------
 LIST_CLIENT_IDS = "SELECT DISTINCT client_id::text FROM client_api_credentials ORDER BY 1"
 
-# Keyset pagination by the primary key: each batch is a short statement (fine behind Supabase's
-# transaction pooler, unlike a server-side cursor), and a row an upsert changes keeps its id, so a
+# Read in ranges of the primary key: each batch is a short statement (fine behind Supabase's transaction
+# pooler, unlike a server-side cursor) over at most `span` ids, whatever plan PostgreSQL picks. (A keyset
+# `id > last ... ORDER BY id LIMIT n` lets the planner, without statistics on a freshly filled table,
+# sort every remaining row for each batch: quadratic.) A row an upsert changes keeps its id, so a
 # concurrent sync never makes a row appear twice or vanish from the scan.
-DATA_BATCH = """
+DATA_ID_BOUNDS = "SELECT min(id) AS low, max(id) AS high FROM {table}"
+DATA_RANGE = """
 SELECT id, credential_id::text, platform_type, data_type, external_id, data FROM {table}
-WHERE id > %s AND data_type = ANY(%s)
-ORDER BY id LIMIT %s
+WHERE id > %s AND id <= %s AND data_type = ANY(%s)
+ORDER BY id
 """
 
 CREATE_SKU_CACHE = """

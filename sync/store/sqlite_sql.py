@@ -193,10 +193,12 @@ ORDER BY started_at, result_id
 LIST_CLIENT_IDS = "SELECT DISTINCT lower(client_id) FROM client_api_credentials ORDER BY 1"
 
 # Keyset pagination by the primary key: each batch is a short read, and a row an upsert changes keeps
-# its id, so a concurrent sync never makes a row appear twice or vanish from the scan.
+# its id, so a concurrent sync never makes a row appear twice or vanish from the scan. The unary `+`
+# keeps the planner off the (data_type, ...) index: through it, every batch would sort all the client's
+# rows of those types again (quadratic); walking the key and filtering is linear.
 DATA_BATCH = """
 SELECT id, credential_id, platform_type, data_type, external_id, data FROM {table}
-WHERE id > ? AND data_type IN ({marks})
+WHERE id > ? AND +data_type IN ({marks})
 ORDER BY id LIMIT ?
 """
 
