@@ -31,7 +31,7 @@ SHOPIFY_DEFAULT_VARIANT_TITLE = "Default Title"
 AMAZON_CANCELLED = {"canceled", "cancelled"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SaleLine:
     sku: str
     platform: str
@@ -42,7 +42,7 @@ class SaleLine:
     title: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     """An order that counts as a sale: when it was placed and its lines that carry a SKU."""
 
@@ -51,14 +51,14 @@ class Order:
     lines_without_sku: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CatalogueEntry:
     sku: str
     platform: str
     title: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stock:
     """Units available to sell of one SKU in one stock pool.
 
@@ -101,7 +101,7 @@ def nodes(value: Any) -> Iterator[Mapping[str, Any]]:
 def text(value: Any) -> str | None:
     if value is None:
         return None
-    value = str(value).strip()
+    value = (value if type(value) is str else str(value)).strip()
     return value or None
 
 
@@ -126,6 +126,8 @@ def decimal(value: Any) -> Decimal | None:
 
 
 def whole(value: Any) -> int | None:
+    if type(value) is int:  # the usual case: a JSON integer
+        return value
     number = decimal(value)
     return None if number is None else int(number)
 
