@@ -8,8 +8,9 @@ Cost model (shopify.dev "API rate limits"): an object costs 1, a scalar or enum 
 `first` times the cost of one node. So nested connections multiply, and the page sizes below keep
 `requestedQueryCost` of each document well under 1,000 (see `tests/test_shopify_queries.py`).
 
-Selections stay away from buyer PII on orders (no email, no addresses): orders carry the customer's id
-only; the customers data type is where customer fields live, behind its own access scope.
+Selections stay away from buyer data on orders (no customer, email or addresses): orders then need only
+the `read_orders` scope, never protected customer data access, and a shop that grants no customer
+access still syncs its orders. Customer fields live in the customers data type, behind its own scope.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ ORDER_FIELDS = f"""
       test
       tags
       sourceName
-      customer {{ id }}
       totalPriceSet {{ {_MONEY} }}
       subtotalPriceSet {{ {_MONEY} }}
       totalTaxSet {{ {_MONEY} }}
@@ -320,7 +320,7 @@ BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, 
 # The pacer starts from these, so that even a document's first request waits for its points instead of
 # drawing a THROTTLED answer.
 REQUESTED_COST = {
-    "ShopInfo": 2, "Orders": 843, "OrderLineItems": 603, "Products": 828, "ProductVariants": 303,
+    "ShopInfo": 2, "Orders": 823, "OrderLineItems": 603, "Products": 828, "ProductVariants": 303,
     "Customers": 603, "Inventory": 767, "LocationLevels": 603,
     "BulkRun": 10, "BulkStatus": 1, "BulkCurrent": 1, "BulkCancel": 10,
 }
