@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -111,8 +112,46 @@ def test_three_processes_claim_each_integration_once(settings):
 
 
 def test_worker_killed_mid_sync_is_completed_later_without_duplicates(supabase_project, tmp_path):
-    concurrency_tests.test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(
-        lambda **extra: supabase_project.settings(tmp_path, **extra))
+    # As test_concurrency's, with a lease long enough for a REST process's slower start on a busy machine,
+    # and a wait for the lease's actual end instead of a fixed sleep.
+    settings = supabase_project.settings(tmp_path, SYNC_LEASE_SECONDS="6")
+    client, cred = add(settings, orders=300, products=10, page_size=20, page_delay=0.15)
+    proc = concurrency_tests._spawn(settings, "--workers", "1")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if len(data_rows(settings, client)) >= 60:
+                break
+        except psycopg.errors.UndefinedTable:
+            pass  # the sync has not created the client's table yet
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    partial = data_rows(settings, client)
+    assert 60 <= len(partial) < 310
+    assert len({(r[1], r[2]) for r in partial}) == len(partial)
+    lease_end = integration_row(settings, cred)["locked_until"]
+    assert lease_end is not None  # still leased by the dead worker
+
+    quick = concurrency_tests._spawn(settings, "--force")
+    out, err = quick.communicate(timeout=60)
+    if datetime.now(timezone.utc) < lease_end:  # (a very slow start may outlive the lease)
+        assert json.loads(out.splitlines()[-1])["due"] == 0, err
+
+    time.sleep(max(0.0, (lease_end - datetime.now(timezone.utc)).total_seconds()) + 0.3)
+    after = concurrency_tests._spawn(settings)
+    out, err = after.communicate(timeout=120)
+    assert after.returncode == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    if summary["due"]:  # not already completed by the forced run above
+        assert summary["synced"] == 1
+        orders = summary["results"][0]["data_types_synced"]["orders"]
+        # The cursor was committed with each page: only the missing orders are new.
+        assert orders["new"] == 300 - len([r for r in partial if r[1] == "orders"])
+        assert orders["updated"] == 0
+    final = data_rows(settings, client)
+    assert len(final) == 310 and len({(r[1], r[2]) for r in final}) == 310
+    assert [r["success"] for r in concurrency_tests.results(settings, cred)] == [True]
 
 
 def test_running_sync_renews_its_lease_over_rest(supabase_project, tmp_path):
@@ -241,6 +280,37 @@ def test_functions_file_embeds_the_schema_file_exactly():
     embedded = functions.split("EXECUTE $schema$\n", 1)[1].split("$schema$;", 1)[0]
     assert embedded.strip() == (SQL_DIR / "postgres_schema.sql").read_text().strip(), (
         "api_sync_init_db() in supabase_functions.sql must carry postgres_schema.sql verbatim: copy it over")
+
+
+def test_functions_file_states_the_schema_version_it_embeds():
+    from sync.store.postgres_sql import SCHEMA_VERSION
+
+    functions = (SQL_DIR / "supabase_functions.sql").read_text()
+    assert f"'schema_embedded', {SCHEMA_VERSION}," in functions
+    assert f"v_version constant integer := {SCHEMA_VERSION};" in functions
+
+
+def test_older_functions_are_refused_with_the_files_to_run(store, supabase_project):
+    with psycopg.connect(supabase_project.dsn, autocommit=True) as conn:
+        conn.execute("CREATE OR REPLACE FUNCTION api_sync_functions_version() RETURNS jsonb LANGUAGE sql "
+                     "AS $$ SELECT '{\"functions\": 0, \"schema_embedded\": 1, \"schema\": 1}'::jsonb $$")
+    fresh = SupabaseStore(supabase_project.url, supabase_project.service_key)
+    try:
+        with pytest.raises(ConfigError, match="older than this code.*supabase_functions.sql"):
+            fresh.ensure_schema()
+    finally:
+        fresh.close()
+
+
+def test_tables_created_through_the_functions_have_row_level_security(store, supabase_project):
+    it = _claimed(store)
+    store.replace_sku_cache(it.client_id, [])
+    with psycopg.connect(supabase_project.dsn) as conn:
+        flags = conn.execute("SELECT relname, relrowsecurity FROM pg_class WHERE relname LIKE %s ORDER BY 1",
+                             (f"client_{it.client_id.replace('-', '_')}%",)).fetchall()
+        assert [f[1] for f in flags if not f[0].endswith(("_seq", "_pkey", "_key", "_idx"))] == [True, True]
+        assert conn.execute("SELECT relrowsecurity FROM pg_class WHERE relname = 'client_api_credentials' "
+                            "AND relnamespace = current_schema()::regnamespace").fetchone()[0] is True
 
 
 def test_functions_file_runs_twice_and_keeps_search_path(fresh_pg_dsn):

@@ -158,23 +158,29 @@ class SupabaseStore:
 
         The functions themselves cannot be installed over REST; without them this is a ConfigError that
         says which files to run in the SQL editor (the CLI exits 2)."""
-        self._rest.rpc("api_sync_init_db", {"p_version": SCHEMA_VERSION})
-        self._check_versions()
+        self._check_functions(self._versions())
+        self._rest.rpc("api_sync_init_db", {})
+        self._schema_checked = True
 
     def ensure_schema(self) -> None:
         if self._schema_checked:
             return
-        versions = self._rest.rpc("api_sync_functions_version", {}) or {}
+        versions = self._versions()
+        self._check_functions(versions)
         if (versions.get("schema") or 0) < SCHEMA_VERSION:
-            self._rest.rpc("api_sync_init_db", {"p_version": SCHEMA_VERSION})
-        self._check_versions(versions)
+            self._rest.rpc("api_sync_init_db", {})
+        self._schema_checked = True
 
-    def _check_versions(self, versions: Mapping[str, Any] | None = None) -> None:
-        versions = versions or self._rest.rpc("api_sync_functions_version", {}) or {}
-        if (versions.get("functions") or 0) < FUNCTIONS_VERSION:
+    def _versions(self) -> Mapping[str, Any]:
+        return self._rest.rpc("api_sync_functions_version", {}) or {}
+
+    def _check_functions(self, versions: Mapping[str, Any]) -> None:
+        # Functions from an older release would write an older schema or miss an operation: the user
+        # must run the files of this release again (the functions cannot be installed over REST).
+        if (versions.get("functions") or 0) < FUNCTIONS_VERSION or \
+                (versions.get("schema_embedded") or 0) < SCHEMA_VERSION:
             raise ConfigError(f"the API Sync functions in the Supabase project at {self._rest.host} are older "
                               f"than this code: {INSTALL_HINT}")
-        self._schema_checked = True
 
     def ensure_data_table(self, client_id: str) -> None:
         name = data_table(client_id)

@@ -16,19 +16,25 @@
 SELECT set_config('api_sync.saved_search_path', current_setting('search_path'), false);
 SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', false);
 
--- Which code version installed these functions: the REST store refuses to run against older ones.
+-- What is installed: this file's version ("functions"), the schema version api_sync_init_db() brings
+-- ("schema_embedded", = postgres_sql.SCHEMA_VERSION when this file was written) and the database's
+-- ("schema"). The REST store refuses to run against older ones and says which files to run again.
 CREATE OR REPLACE FUNCTION api_sync_functions_version() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     SELECT jsonb_build_object(
         'functions', 1,
+        'schema_embedded', 1,
         'schema', (SELECT max(version) FROM api_sync_schema_version)
     )
 $$;
 
 -- init-db through the REST API: the tables of postgres_schema.sql (kept identical to that file; a
--- test compares them), then the schema version. Safe to run again at any time.
-CREATE OR REPLACE FUNCTION api_sync_init_db(p_version integer DEFAULT 1) RETURNS integer
+-- test compares them), then the schema version it stands for. Safe to run again at any time.
+DROP FUNCTION IF EXISTS api_sync_init_db(integer);
+CREATE OR REPLACE FUNCTION api_sync_init_db() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+DECLARE
+    v_version constant integer := 1;  -- the schema version embedded below (see api_sync_functions_version)
 BEGIN
     -- Several cron processes may start on a fresh database at once (same key as the PostgreSQL store).
     PERFORM pg_advisory_xact_lock(71813083388238);
@@ -106,8 +112,8 @@ CREATE TABLE IF NOT EXISTS api_sync_schema_version (
 );
 $schema$;
     DELETE FROM api_sync_schema_version;
-    INSERT INTO api_sync_schema_version (version) VALUES (p_version);
-    RETURN p_version;
+    INSERT INTO api_sync_schema_version (version) VALUES (v_version);
+    RETURN v_version;
 END
 $fn$;
 
@@ -118,6 +124,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_name text := 'client_' || replace(p_client_id::text, '-', '_') || '_data';
     v_column record;
+    v_new boolean;
 BEGIN
     IF p_client_id IS NULL THEN
         RAISE EXCEPTION 'client id is required' USING ERRCODE = '22004';
@@ -125,6 +132,7 @@ BEGIN
     IF v_name !~ '^client_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}_data$' THEN
         RAISE EXCEPTION 'refusing table name %', v_name USING ERRCODE = '22023';
     END IF;
+    v_new := to_regclass(quote_ident(v_name)) IS NULL;
     EXECUTE format($ddl$
         CREATE TABLE IF NOT EXISTS %I (
             id bigserial PRIMARY KEY,
@@ -138,6 +146,13 @@ BEGIN
             first_synced_at timestamptz DEFAULT now(),
             last_synced_at timestamptz DEFAULT now()
         )$ddl$, v_name);
+    IF v_new THEN
+        -- Supabase grants every new public table to anon and authenticated: without row level security
+        -- anyone holding the project's public anon key could read the client's orders. No policy: the
+        -- service role (and the owner) read it; a dashboard adds its own policy. Tables an earlier
+        -- version created are left as they are, so that a dashboard reading them keeps working.
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', v_name);
+    END IF;
     FOR v_column IN
         SELECT * FROM (VALUES ('credential_id', 'uuid'), ('platform_type', 'text'), ('data_type', 'text'),
                               ('external_id', 'text'), ('data', 'jsonb'), ('record_hash', 'text'),
@@ -440,12 +455,14 @@ DECLARE
     v_name text := 'client_' || replace(p_client_id::text, '-', '_') || '_sku_cache';
     v_column record;
     v_count integer;
+    v_new boolean;
 BEGIN
     IF v_name !~ '^client_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}_sku_cache$' THEN
         RAISE EXCEPTION 'refusing table name %', v_name USING ERRCODE = '22023';
     END IF;
     -- Two analyses of one client at once queue here instead of racing on CREATE TABLE.
     PERFORM pg_advisory_xact_lock(hashtext(v_name));
+    v_new := to_regclass(quote_ident(v_name)) IS NULL;
     EXECUTE format($ddl$
         CREATE TABLE IF NOT EXISTS %I (
             sku text PRIMARY KEY, title text, platforms jsonb, units_sold_7d integer, units_sold_30d integer,
@@ -453,6 +470,9 @@ BEGIN
             inventory_available integer, avg_daily_units_30d numeric, days_of_cover numeric,
             last_sold_at timestamptz, computed_at timestamptz
         )$ddl$, v_name);
+    IF v_new THEN
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', v_name);  -- as for the data tables
+    END IF;
     FOR v_column IN
         SELECT * FROM (VALUES ('title', 'text'), ('platforms', 'jsonb'), ('units_sold_7d', 'integer'),
                               ('units_sold_30d', 'integer'), ('units_sold_90d', 'integer'),
