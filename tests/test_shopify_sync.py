@@ -120,14 +120,14 @@ def test_bulk_result_cut_short_is_detected_and_the_cursor_stays(fresh_pg_dsn, tm
     domain, token = "cut-short.myshopify.com", "shpat_cut_short"
     with ShopifyEmulator(**UNLIMITED) as emu:
         shop = emu.add_shop(domain, token, orders=400, products=30, customers=50)
-        shop.bulk_cut_short = 5
+        emu.cut_bulk_short(domain, 5)
         settings = settings_for(emu, fresh_pg_dsn, tmp_path, SHOPIFY_PAGE_RECORDS="100")
         client_id, credential_id = add_shop_integration(settings, domain, token)
         failed = sync(settings, client_id)
         assert not failed.success
         assert "announced" in failed.streams["orders"].error
         assert "orders" not in sync_state(settings, credential_id)
-        shop.bulk_cut_short = 0
+        emu.cut_bulk_short(domain, 0)
         again = sync(settings, client_id)
         assert again.success, again.error_message
         assert stored_counts(settings, client_id)["orders"] == (400, 400)

@@ -169,6 +169,18 @@ class ShopifyEmulator:
             bucket.size = bucket_size if bucket_size is not None else bucket.size
             bucket.available = min(bucket.size, available if available is not None else bucket.available)
 
+    def cut_bulk_short(self, domain: str, lines: int) -> None:
+        """Bulk result files lack their last `lines` lines, while `objectCount` announces them all."""
+        self.shop(domain).bulk_cut_short = lines
+
+    def fail_bulk(self, domain: str, failed: bool = True) -> None:
+        """Bulk operations end FAILED (INTERNAL_SERVER_ERROR) with a partial result."""
+        self.shop(domain).bulk_fail = failed
+
+    def stats(self, domain: str) -> ShopStats:
+        """Counters: requests per operation, HTTP statuses, THROTTLED answers, cost samples over time."""
+        return self.shop(domain).stats
+
     def inject(self, kind: str, times: int = 1, *, status: int = 500, retry_after: float | None = None,
                delay: float = 0.0, operation: str | None = None) -> None:
         """Queue `times` faults: "429" (with Retry-After), "5xx" (status), "slow" (delay), "drop"."""
