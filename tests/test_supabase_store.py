@@ -448,3 +448,34 @@ def test_unreachable_url_is_a_config_error(tmp_path):
     done = _cli(settings, "status")
     assert done.returncode == 2, done.stderr
     assert "cannot reach the Supabase REST API at 127.0.0.1:9" in done.stderr and "k-123" not in done.stderr
+
+
+def test_reads_page_past_supabase_max_rows(fresh_pg_dsn, tmp_path):
+    from .supabase_fixtures import SupabaseProject
+
+    ensure_roles()
+    install(fresh_pg_dsn)
+    with PostgrestEmulator(fresh_pg_dsn, keys={"svc": "service_role"}, max_rows=5) as emu:
+        settings = SupabaseProject(fresh_pg_dsn, emu, "svc", "none").settings(tmp_path)
+        store = open_store(settings)
+        try:
+            store.ensure_schema()
+            clients = [str(uuid.uuid4()) for _ in range(12)]
+            for client_id in clients:
+                store.insert_integration(Integration(str(uuid.uuid4()), client_id, "shopify", "s", "t",
+                                                     created_at=_now()))
+            assert len(store.list_integrations()) == 12
+            assert len(store.list_due(_now(), RunParams())) == 12
+            assert store.list_client_ids() == sorted(clients)
+            it = store.claim_next(_now(), RunParams(), "w1", _now() + timedelta(minutes=5), [])
+            store.ensure_data_table(it.client_id)
+            with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
+                tx.upsert(_rows(13), _now())
+                tx.save_state(None, _now() + timedelta(minutes=5))
+            assert len(list(store.iter_data(it.client_id, ["orders"], batch_size=500))) == 13
+        finally:
+            store.close()
+        # And the emulator caps like Supabase does.
+        answer = httpx.get(f"{emu.url}/rest/v1/client_api_credentials?select=credential_id",
+                           headers={"apikey": "svc"})
+        assert len(answer.json()) == 5

@@ -78,12 +78,15 @@ class _Pool:
 
 class PostgrestEmulator:
     def __init__(self, dsn: str, *, keys: Mapping[str, str | None] | None = None, host: str = "127.0.0.1",
-                 port: int = 0, pool_size: int = 10):
+                 port: int = 0, pool_size: int = 10, max_rows: int | None = 1000):
         self.service_key = f"emulated-service-role-{secrets.token_hex(16)}"
         self.keys: dict[str, str | None] = dict(keys) if keys is not None else {self.service_key: None}
         if keys is not None:
             # The first key is the one tests hand to the store.
             self.service_key = next(iter(self.keys))
+        # Supabase's "Max rows" (PostgREST's db-max-rows, 1000 by default on Supabase): a cap on the rows of
+        # every table read and set-returning function, whatever limit the request asks.
+        self.max_rows = max_rows
         self.requests: Counter[str] = Counter()  # "POST rpc/api_sync_write_page" -> count
         self.fail_next: dict[str, int] = {}  # path -> how many answers to replace with 503 (fault injection)
         self._lock = threading.Lock()
@@ -151,7 +154,20 @@ class PostgrestEmulator:
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
             conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps({"role": role}),))
 
-    def call(self, function: str, args: Mapping[str, Any], role: str | None, with_token: bool) -> str:
+    def _window(self, query: list[tuple[str, str]]) -> tuple[int | None, int]:
+        """limit and offset of a request, the limit capped by max_rows."""
+        params = dict(query)
+        try:
+            limit = int(params["limit"]) if "limit" in params else None
+            offset = int(params.get("offset") or 0)
+        except ValueError:
+            raise PgrstError(400, "PGRST100", "limit and offset must be integers") from None
+        if self.max_rows is not None:
+            limit = self.max_rows if limit is None else min(limit, self.max_rows)
+        return limit, offset
+
+    def call(self, function: str, args: Mapping[str, Any], role: str | None, with_token: bool,
+             query: list[tuple[str, str]] | None = None) -> str:
         if not _NAME.match(function):
             raise PgrstError(404, "PGRST202", f"Could not find the function {function} in the schema cache")
         with self._pool.connection() as conn:
@@ -168,8 +184,11 @@ class PostgrestEmulator:
                 source = (sql.SQL("json_to_record(%s::json) AS _args({})").format(record) if given
                           else sql.SQL("(SELECT 1) AS _args"))
                 if fn.returns_set:
-                    query = sql.SQL("SELECT COALESCE(json_agg(_r), '[]'::json)::text FROM {}, LATERAL {} _r").format(
-                        source, call)
+                    limit, offset = self._window(query or [])
+                    rows = sql.SQL("SELECT _r FROM {}, LATERAL {} _r OFFSET {}").format(source, call, sql.Literal(offset))
+                    if limit is not None:
+                        rows += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
+                    query = sql.SQL("SELECT COALESCE(json_agg(_w._r), '[]'::json)::text FROM ({}) _w").format(rows)
                 elif fn.returns_composite:
                     query = sql.SQL("SELECT row_to_json(_r)::text FROM {}, LATERAL {} _r").format(source, call)
                 else:
@@ -193,7 +212,10 @@ class PostgrestEmulator:
             try:
                 self._begin(conn, role, read_only=True)
                 columns = catalog.table_columns(conn, self.schema, table)
-                statement, params = reads.build_select(self.schema, table, columns, query)
+                limit, offset = self._window(query)
+                window = [(k, v) for k, v in query if k not in ("limit", "offset")]
+                window += ([("limit", str(limit))] if limit is not None else []) + [("offset", str(offset))]
+                statement, params = reads.build_select(self.schema, table, columns, window)
                 text = conn.execute(statement, params).fetchone()[0]
                 conn.commit()
             except PgrstError:
@@ -257,7 +279,8 @@ class PostgrestEmulator:
                             raise PgrstError(400, "PGRST102", "Empty or invalid json") from None
                         if not isinstance(args, dict):
                             raise PgrstError(400, "PGRST102", "Empty or invalid json")
-                        body = emulator.call(resource[4:], args, role, with_token)
+                        body = emulator.call(resource[4:], args, role, with_token,
+                                             parse_qsl(parts.query, keep_blank_values=True))
                         self._answer(204 if body == "" else 200, body)
                     elif method == "GET" and "/" not in resource:
                         body = emulator.read(resource, parse_qsl(parts.query, keep_blank_values=True), role,

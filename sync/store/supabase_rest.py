@@ -201,7 +201,8 @@ class SupabaseStore:
         }, idempotent=False)
 
     def get_integration(self, credential_id: str) -> Integration | None:
-        rows = self._rest.select("client_api_credentials", eq={"credential_id": credential_id})
+        rows = self._rest.select("client_api_credentials", eq={"credential_id": credential_id},
+                                 order=("credential_id",))
         return _integration(rows[0]) if rows else None
 
     def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]:
@@ -222,7 +223,7 @@ class SupabaseStore:
                 "p_platform": params.platform}
 
     def list_due(self, now: datetime, params: RunParams) -> list[Integration]:
-        return [_integration(r) for r in self._rest.rpc("api_sync_list_due", self._due_params(now, params)) or []]
+        return [_integration(r) for r in self._rest.rpc_rows("api_sync_list_due", self._due_params(now, params))]
 
     def claim_next(self, now: datetime, params: RunParams, worker_id: str, lease_until: datetime,
                    exclude: Sequence[str]) -> Integration | None:
@@ -283,7 +284,7 @@ class SupabaseStore:
                                                "p_finished_at": _ts(finished_at), "p_summary": summary})
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._rest.select("api_sync_runs", _RUN_COLUMNS, eq={"run_id": run_id})
+        rows = self._rest.select("api_sync_runs", _RUN_COLUMNS, eq={"run_id": run_id}, order=("run_id",))
         return _decode(rows[0]) if rows else None
 
     def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -306,7 +307,7 @@ class SupabaseStore:
             for row in batch:
                 yield DataRow(credential_id=row["credential_id"], platform_type=row["platform_type"],
                               data_type=row["data_type"], external_id=row["external_id"], data=row["data"])
-            if len(batch) < batch_size:
+            if not batch:  # (a short batch proves nothing: Supabase's "Max rows" may cap it)
                 return
             last_id = batch[-1]["id"]
 

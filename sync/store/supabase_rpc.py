@@ -115,9 +115,21 @@ class RestClient:
     def rpc(self, function: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Any:
         return self._run(function, lambda: self._postgrest.rpc(function, dict(params)).execute().data, idempotent)
 
+    def rpc_rows(self, function: str, params: Mapping[str, Any], page: int = 1000) -> list[Any]:
+        """Every row of a set-returning function, page by page: Supabase caps each answer at its
+        "Max rows" setting (1000 by default), silently, so a short page is no proof of the end."""
+        out: list[Any] = []
+        while True:
+            rows = self._run(function, lambda: self._postgrest.rpc(function, dict(params)).limit(page)
+                             .offset(len(out)).execute().data, True) or []
+            out.extend(rows)
+            if not rows:
+                return out
+
     def select(self, table: str, columns: str = "*", *, eq: Mapping[str, Any] | None = None,
-               order: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        def call() -> Any:
+               order: tuple[str, ...] = (), page: int = 1000) -> list[dict[str, Any]]:
+        """Every matching row of a table, page by page (see `rpc_rows`); `order` must end on a unique key."""
+        def call(offset: int) -> Any:
             query = self._postgrest.from_(table).select(columns)
             for column, value in (eq or {}).items():
                 if value is not None:
@@ -125,9 +137,14 @@ class RestClient:
             for column in order:
                 query = query.order(column)
             # Our own retries, with our backoff; supabase-py's own would sleep up to 30 s per try.
-            return query.retry(False).execute().data
+            return query.limit(page).offset(offset).retry(False).execute().data
 
-        return self._run(f"read of {table}", call, True)
+        out: list[dict[str, Any]] = []
+        while True:
+            rows = self._run(f"read of {table}", lambda: call(len(out)), True) or []
+            out.extend(rows)
+            if not rows:
+                return out
 
     def _run(self, what: str, call: Any, idempotent: bool) -> Any:
         predicate = _transient if idempotent else _unsent

@@ -423,9 +423,12 @@ $$;
 
 -- SKU analysis --------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION api_sync_list_client_ids() RETURNS SETOF text
+-- One JSON array (not a set, which Supabase's "Max rows" would cut short): a few thousand ids at most.
+DROP FUNCTION IF EXISTS api_sync_list_client_ids();
+CREATE FUNCTION api_sync_list_client_ids() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
-    SELECT DISTINCT client_id::text FROM client_api_credentials ORDER BY 1
+    SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb)
+    FROM (SELECT DISTINCT client_id::text AS id FROM client_api_credentials) ids
 $$;
 
 -- One batch of a client's stored records, by keyset on the primary key (each call is short; a row an
