@@ -94,9 +94,22 @@ def amazon_stock(sku: str, fulfillable: int, marketplace: str = "ATVPDKIKX0DER",
     }
 
 
+def direct(settings):
+    """Settings that reach the tables directly: for the Supabase REST store, the PostgreSQL database behind
+    it (its DSN rides along in the test settings' env as `_TEST_PG_DSN`)."""
+    if settings.store_kind != "supabase":
+        return settings
+    from sync.config import Settings
+
+    env = {k: v for k, v in settings.env.items() if not k.startswith("SUPABASE")}
+    env["DATABASE_URL"] = settings.env["_TEST_PG_DSN"]
+    return Settings.from_env(env, load_dotenv=False)
+
+
 def store_records(settings, client_id: str, credential_id: str, platform: str, data_type: str,
                   records: Iterable[tuple[str, dict]]) -> None:
-    store = open_store(settings)
+    # Written straight into the tables (for the REST store, page writes need a claimed integration).
+    store = open_store(direct(settings))
     try:
         store.ensure_schema()
         store.ensure_data_table(client_id)
@@ -108,7 +121,8 @@ def store_records(settings, client_id: str, credential_id: str, platform: str, d
 
 
 def execute(settings, sql: str, params: tuple = ()) -> None:
-    """One committed statement, on either store."""
+    """One committed statement, on any store."""
+    settings = direct(settings)
     if settings.store_kind == "postgres":
         import psycopg
 
@@ -144,7 +158,7 @@ def read_cache(settings, client_id: str) -> dict[str, dict[str, Any]]:
     columns = ("sku", "title", "platforms", "units_sold_7d", "units_sold_30d", "units_sold_90d", "orders_30d",
                "revenue_30d", "currency_code", "inventory_available", "avg_daily_units_30d", "days_of_cover",
                "last_sold_at", "computed_at")
-    rows = query(settings, f'SELECT {", ".join(columns)} FROM "{sku_cache_table(client_id)}" ORDER BY sku')
+    rows = query(direct(settings), f'SELECT {", ".join(columns)} FROM "{sku_cache_table(client_id)}" ORDER BY sku')
     out = {}
     for raw in rows:
         row = dict(zip(columns, raw))

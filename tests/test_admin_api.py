@@ -16,6 +16,8 @@ from sync.platforms import PlatformRegistry
 
 from .engine_fixtures import add, data_rows, make_settings, results
 from .fakeplatform import FakePlatform, FakeShop
+from .sku_fixtures import direct
+from .supabase_fixtures import supabase_project  # noqa: F401  (a fixture)
 
 TOKEN = "admin-" + uuid.uuid4().hex
 JWT_SECRET = "jwt-secret-" + uuid.uuid4().hex
@@ -47,8 +49,12 @@ def _wait(app, run_id, timeout=30):
     assert app.state.background_runs.join(run_id, timeout), "the background sync did not finish"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "supabase"])
 def settings(request, tmp_path):
+    if request.param == "supabase":  # the REST store, through the PostgREST emulator
+        project = request.getfixturevalue("supabase_project")
+        return project.settings(tmp_path, ADMIN_API_TOKEN=TOKEN, SUPABASE_JWT_SECRET=JWT_SECRET,
+                                _TEST_PG_DSN=project.dsn)
     dsn = request.getfixturevalue("fresh_pg_dsn") if request.param == "postgres" else None
     return _settings(request.param, tmp_path, dsn)
 
@@ -83,7 +89,7 @@ def test_trigger_runs_a_real_sync_in_the_background(settings):
     assert done["summary"]["results"][0]["data_types_synced"]["orders"]["new"] == 60
     assert [r["credential_id"] for r in done["results"]] == [cred]
     assert done["results"][0]["records_stored"] == 70
-    assert len(data_rows(settings, client_id)) == 70
+    assert len(data_rows(direct(settings), client_id)) == 70
     assert [r["sync_triggered_by"] for r in results(settings, cred)] == ["api"]
 
 

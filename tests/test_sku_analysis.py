@@ -20,6 +20,7 @@ from sync.store.base import SkuRow
 from .engine_fixtures import add, make_settings
 from .sku_fixtures import (amazon_listing, amazon_order, amazon_stock, execute, new_ids, read_cache,
                            shopify_level, shopify_order, shopify_product, store_records)
+from .supabase_fixtures import supabase_project  # noqa: F401  (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 3, 31, 12, 0, tzinfo=timezone.utc)
@@ -27,8 +28,11 @@ DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "supabase"])
 def settings(request, tmp_path):
+    if request.param == "supabase":  # the REST store, through the PostgREST emulator
+        project = request.getfixturevalue("supabase_project")
+        return project.settings(tmp_path, _TEST_PG_DSN=project.dsn)
     dsn = request.getfixturevalue("fresh_pg_dsn") if request.param == "postgres" else None
     return make_settings(request.param, tmp_path, dsn)
 
