@@ -514,6 +514,7 @@ $$;
 DO $$
 DECLARE
     v_fn regprocedure;
+    v_table text;
 BEGIN
     FOR v_fn IN
         SELECT p.oid::regprocedure FROM pg_proc p
@@ -540,10 +541,19 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
         REVOKE ALL ON client_api_credentials FROM authenticated;
     END IF;
+    -- Supabase already grants these to service_role; grant only what is missing (granting on a schema
+    -- one does not own would fail).
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO service_role', current_schema());
-        GRANT SELECT ON client_api_credentials, client_api_sync_results, api_sync_runs, api_sync_schema_version
-            TO service_role;
+        IF NOT has_schema_privilege('service_role', current_schema(), 'USAGE') THEN
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO service_role', current_schema());
+        END IF;
+        FOR v_table IN SELECT unnest(ARRAY['client_api_credentials', 'client_api_sync_results', 'api_sync_runs',
+                                           'api_sync_schema_version'])
+        LOOP
+            IF NOT has_table_privilege('service_role', quote_ident(v_table), 'SELECT') THEN
+                EXECUTE format('GRANT SELECT ON %I TO service_role', v_table);
+            END IF;
+        END LOOP;
     END IF;
 END $$;
 
