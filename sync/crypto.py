@@ -86,8 +86,13 @@ def _parse_secrets(plain: bytes) -> dict[str, Any]:
     return secrets
 
 
+# Fields of the secrets JSON that identify rather than authenticate: error messages may name them
+# ("Shopify rejected the access token for acme.myshopify.com"). Every other string value is redacted.
+PUBLIC_SECRET_FIELDS = frozenset({"shop_domain", "marketplace_ids", "seller_id"})
+
+
 def secret_strings(secrets: Mapping[str, Any]) -> list[str]:
-    """Every string value worth redacting (ids such as marketplace ids are short and harmless)."""
+    """Every string value worth redacting: all but the identifying fields (short values are ids)."""
     out: list[str] = []
 
     def walk(value: Any) -> None:
@@ -100,5 +105,5 @@ def secret_strings(secrets: Mapping[str, Any]) -> list[str]:
             for v in value:
                 walk(v)
 
-    walk(secrets)
+    walk({k: v for k, v in secrets.items() if k not in PUBLIC_SECRET_FIELDS})
     return out

@@ -85,3 +85,11 @@ def test_redactor_scrubs_known_values_and_token_shapes():
     text = redactor.scrub("a my-very-secret-value b shpat_abcdef0123456789 X-Shopify-Access-Token: zzz123 Atzr|IwEB")
     assert "my-very-secret-value" not in text and "shpat_abcdef" not in text and "zzz123" not in text
     assert "Atzr|IwEB" not in text
+
+
+def test_secret_strings_keep_identifying_fields_visible():
+    from sync.crypto import secret_strings
+
+    values = secret_strings({"shop_domain": "acme.myshopify.com", "access_token": "shpat_0123456789",
+                             "marketplace_ids": ["ATVPDKIKX0DER"], "lwa_client_secret": "amzn1.oa2-cs.v1.abcdef"})
+    assert sorted(values) == ["amzn1.oa2-cs.v1.abcdef", "shpat_0123456789"]
