@@ -153,7 +153,7 @@ def test_orders_skip_items_of_unchanged_orders_and_set_the_cursor_last():
         emu.add_seller("rt-o", orders=250, listings=10)
         everything = emu.orders("rt-o")
         stored = {oid: parse(o["LastUpdateDate"]) for oid, o in list(everything.items())[:100]}
-        conn = connect(emu, "rt-o")
+        conn = connect(emu, "rt-o", AMAZON_ORDERS_WINDOW_DAYS="3650")  # one slice: pages as getOrders gives
         try:
             records, pages = drain(conn.fetch(request("orders", stored=stored)))
         finally:
@@ -386,3 +386,17 @@ def test_no_fba_inventory_at_all_is_a_skip_too():
                 drain(conn.fetch(request("inventory")))
         finally:
             conn.close()
+
+
+def test_a_first_sync_moves_the_cursor_slice_by_slice():
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-slices", orders=80)  # spread over the last 90 days
+        conn = connect(emu, "rt-slices", AMAZON_ORDERS_WINDOW_DAYS="30", AMAZON_ORDERS_INITIAL_DAYS="120")
+        try:
+            records, pages = drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+        assert sorted(r.external_id for r in records) == sorted(emu.orders("rt-slices"))
+        states = [p.state["last_updated_before"] for p in pages if p.state]
+        assert len(states) == 4 and states == sorted(states)  # 120 days in 30-day slices, oldest first
+        assert emu.counters.calls["getOrders"] == 4

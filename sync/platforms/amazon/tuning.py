@@ -7,6 +7,7 @@
 | `AMAZON_RETRY_BASE_SECONDS` | first backoff step (doubles per retry, capped by the next knob) | 1 |
 | `AMAZON_RETRY_MAX_SECONDS` | longest single backoff wait | 120 |
 | `AMAZON_ORDERS_INITIAL_DAYS` | how far back the first orders sync reads (LastUpdatedAfter) | 730 |
+| `AMAZON_ORDERS_WINDOW_DAYS` | the orders window is read in slices this long; the cursor moves after each | 90 |
 | `AMAZON_ORDERS_PAGE_SIZE` | getOrders MaxResultsPerPage (1-100) | 100 |
 | `AMAZON_REPORT_POLL_SECONDS` | first wait between getReport polls (grows x1.5) | 2 |
 | `AMAZON_REPORT_POLL_MAX_SECONDS` | longest wait between polls | 60 |
@@ -45,6 +46,7 @@ class AmazonTuning:
     retry_max: float = 120.0
     orders_initial_days: int = 730
     orders_page_size: int = 100
+    orders_window_days: int = 90
     report_poll: float = 2.0
     report_poll_max: float = 60.0
     report_timeout: float = 3600.0
@@ -64,6 +66,7 @@ class AmazonTuning:
             retry_max=_num(env, "AMAZON_RETRY_MAX_SECONDS", 120.0, 0.0),
             orders_initial_days=int(_num(env, "AMAZON_ORDERS_INITIAL_DAYS", 730, 1, integer=True)),
             orders_page_size=page,
+            orders_window_days=int(_num(env, "AMAZON_ORDERS_WINDOW_DAYS", 90, 1, integer=True)),
             report_poll=_num(env, "AMAZON_REPORT_POLL_SECONDS", 2.0, 0.0),
             report_poll_max=_num(env, "AMAZON_REPORT_POLL_MAX_SECONDS", 60.0, 0.0),
             report_timeout=_num(env, "AMAZON_REPORT_TIMEOUT_SECONDS", 3600.0, 1.0),
