@@ -96,7 +96,7 @@ def test_operator_workflow(env, emulators):
     failed = run(env, "test_api_sync_now.py", client, "shopify", "--json")
     assert failed.returncode == 1
     error = json.loads(failed.stdout)["results"][0]["error_message"]
-    assert "rejected the access token" in error and SHOP_TOKEN not in error
+    assert "rejected the access token for e2e.myshopify.com" in error and SHOP_TOKEN not in error
     assert run(env, "-m", "sync", "credentials", "test", shop_cred).returncode == 1
 
 
