@@ -6,11 +6,12 @@ hash comparison and no write.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from .hashing import serialize
-from .models import Record
+from .models import Page, Record
 from .store.base import StagedRow
 
 
@@ -47,3 +48,33 @@ def classify(staged: Mapping[str, StagedRow], stored_hashes: Mapping[str, str], 
             updated += 1
             rows.append(row)
     return PagePlan(rows=rows, new=new, updated=updated, unchanged=len(staged) - new - updated + repeats)
+
+
+Staged = tuple[dict[str, StagedRow], int]
+
+
+def stage_ahead(pages: Iterable[Page], pool: Executor) -> Iterator[tuple[Page, "Future[Staged]"]]:
+    """Each page with its staging (serialize + hash) already started on `pool`, one page ahead.
+
+    The caller writes page k while the pool stages page k+1 (hashing and the database wait release
+    the GIL, so on two cores the two overlap: staging is a third of a re-sync's time). At most two
+    pages are in hand. A fetch error is raised only after the page fetched before it was handed out,
+    so everything fetched before a failure is still written.
+    """
+    pending: tuple[Page, Future[Staged]] | None = None
+    iterator = iter(pages)
+    while True:
+        try:
+            page = next(iterator)
+        except StopIteration:
+            break
+        except BaseException:
+            if pending is not None:
+                yield pending
+            raise
+        future = pool.submit(stage, page.records)
+        if pending is not None:
+            yield pending
+        pending = (page, future)
+    if pending is not None:
+        yield pending

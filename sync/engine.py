@@ -258,11 +258,12 @@ class SyncEngine:
             stored_versions=lambda ids: store.stored_versions(integration.client_id, integration.credential_id,
                                                               data_type, ids),
         )
+        stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
         try:
-            for page in connection.fetch(request):
+            for page, staging in dedup.stage_ahead(connection.fetch(request), stager):
                 if leases.is_lost(integration.credential_id):
                     raise LeaseLost(integration.credential_id)
-                staged, repeats = dedup.stage(page.records)
+                staged, repeats = staging.result()
                 with store.page_transaction(integration.client_id, integration.credential_id,
                                             integration.platform_type, data_type, worker_id) as tx:
                     plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
@@ -286,6 +287,8 @@ class SyncEngine:
         except Exception as exc:
             log.exception("Unexpected error while syncing %s", data_type)
             counts.error = self._redactor.scrub(f"unexpected error: {type(exc).__name__}: {exc}")
+        finally:
+            stager.shutdown(wait=False, cancel_futures=True)
         if counts.error:
             log.error("❌ %s failed after %d stored records: %s", data_type, counts.new + counts.updated, counts.error)
             return counts.error
