@@ -94,10 +94,11 @@ def test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(setti
 
 
 def test_running_sync_renews_its_lease(settings_factory):
-    settings = settings_factory(SYNC_LEASE_SECONDS="1")
-    client, cred = add(settings, orders=300, products=0, page_size=10, page_delay=0.1)  # ~3 s, lease 1 s
+    # The sync takes about 5 s, well past a 2 s lease (renewed every 0.67 s): room for a loaded machine.
+    settings = settings_factory(SYNC_LEASE_SECONDS="2")
+    client, cred = add(settings, orders=500, products=0, page_size=10, page_delay=0.1)
     first = _spawn(settings, "--workers", "1")
-    time.sleep(1.5)
+    time.sleep(2.5)
     seen_due = []
     for _ in range(3):
         other = _spawn(settings, "--force")
@@ -108,5 +109,5 @@ def test_running_sync_renews_its_lease(settings_factory):
     assert first.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["synced"] == 1
     assert seen_due == [0, 0, 0]
-    assert len(data_rows(settings, client)) == 300
+    assert len(data_rows(settings, client)) == 500
     assert len(results(settings, cred)) == 1
