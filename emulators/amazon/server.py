@@ -791,7 +791,8 @@ class _Handler(BaseHTTPRequestHandler):
             seller = emu.authenticate(self.headers.get("x-amz-access-token"), path)
             emu.meter(seller, operation)
             emu.count(operation)
-            result = self._call(operation, seller, match.groupdict().get("id"), query, body)
+            with emu._lock:  # one request at a time touches the seller's data (tests mutate it meanwhile)
+                result = self._call(operation, seller, match.groupdict().get("id"), query, body)
             self._json(202 if operation == "createReport" else 200, result, rate_headers)
         except ApiError as exc:
             headers = rate_headers if exc.status != 403 else {}
