@@ -159,12 +159,14 @@ class SyncEngine:
         store = self._store_factory()
         try:
             while True:
+                # The lock spans the claim: with a snapshot taken before it, an integration another
+                # worker had just finished (a fast failure, lease released) could be claimed twice in
+                # one forced run. Claims are one short statement, so serializing them costs little.
                 with lock:
-                    exclude = list(attempted)
-                integration = store.claim_next(self._clock(), params, worker_id, leases.lease_until(), exclude)
-                if integration is None:
-                    return
-                with lock:
+                    integration = store.claim_next(self._clock(), params, worker_id, leases.lease_until(),
+                                                   list(attempted))
+                    if integration is None:
+                        return
                     attempted.add(integration.credential_id)
                 result = self._sync_integration(store, integration, run_id, params, worker_id, leases)
                 with lock:
