@@ -479,3 +479,14 @@ def test_reads_page_past_supabase_max_rows(fresh_pg_dsn, tmp_path):
         answer = httpx.get(f"{emu.url}/rest/v1/client_api_credentials?select=credential_id",
                            headers={"apikey": "svc"})
         assert len(answer.json()) == 5
+
+
+def test_anon_key_in_place_of_the_service_key_is_a_config_error(supabase_project, tmp_path):
+    settings = supabase_project.settings(tmp_path, SUPABASE_SERVICE_ROLE_KEY=supabase_project.anon_key)
+    store = open_store(settings)
+    try:
+        with pytest.raises(ConfigError, match="service_role") as err:
+            store.ensure_schema()
+    finally:
+        store.close()
+    assert supabase_project.anon_key not in str(err.value)
