@@ -73,7 +73,8 @@ def install(dsn: str, *, functions: bool = True) -> None:
 def supabase_project(fresh_pg_dsn):
     ensure_roles()
     install(fresh_pg_dsn)
-    service_key = f"service-{secrets.token_hex(12)}"
-    anon_key = f"anon-{secrets.token_hex(12)}"
+    # JWT-shaped like legacy keys (the emulator checks the shape of a Bearer token, not a signature).
+    service_key = f"eyJhbGciOiJIUzI1NiJ9.service-{secrets.token_hex(12)}.sig"
+    anon_key = f"eyJhbGciOiJIUzI1NiJ9.anon-{secrets.token_hex(12)}.sig"
     with PostgrestEmulator(fresh_pg_dsn, keys={service_key: "service_role", anon_key: "anon"}) as emu:
         yield SupabaseProject(fresh_pg_dsn, emu, service_key, anon_key)

@@ -35,15 +35,18 @@ CREATE FUNCTION dup() RETURNS integer LANGUAGE sql AS 'INSERT INTO items VALUES 
 def emu(fresh_pg_dsn):
     with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
         conn.execute(FIXTURE_SQL)
-    with PostgrestEmulator(fresh_pg_dsn, keys={"service": None}) as server:
+    with PostgrestEmulator(fresh_pg_dsn, keys={SERVICE: None}) as server:
         yield server
 
 
-def _post(emu, fn, body, key="service"):
+SERVICE = "eyJhbGciOiJIUzI1NiJ9.e30.service"  # JWT-shaped, like a legacy service_role key
+
+
+def _post(emu, fn, body, key=SERVICE):
     return httpx.post(f"{emu.url}/rest/v1/rpc/{fn}", json=body, headers={"apikey": key, "Authorization": f"Bearer {key}"})
 
 
-def _get(emu, path, key="service"):
+def _get(emu, path, key=SERVICE):
     return httpx.get(f"{emu.url}/rest/v1/{path}", headers={"apikey": key})
 
 
@@ -82,8 +85,13 @@ def test_keys_are_checked_like_the_gateway_and_postgrest(emu):
     answer = _post(emu, "add_them", {"a": 1}, key="wrong")
     assert answer.status_code == 401 and answer.json()["message"] == "Invalid API key"
     answer = httpx.post(f"{emu.url}/rest/v1/rpc/add_them", json={"a": 1},
-                        headers={"apikey": "service", "Authorization": "Bearer forged"})
+                        headers={"apikey": SERVICE, "Authorization": "Bearer a.forged.jwt"})
     assert answer.status_code == 401 and answer.json()["code"] == "PGRST301"
+    answer = httpx.post(f"{emu.url}/rest/v1/rpc/add_them", json={"a": 1},
+                        headers={"apikey": SERVICE, "Authorization": "Bearer sb_secret_abc"})
+    assert answer.status_code == 401 and answer.json()["message"] == "Expected 3 parts in JWT; got 1"
+    answer = httpx.post(f"{emu.url}/rest/v1/rpc/add_them", json={"a": 1}, headers={"apikey": SERVICE})
+    assert answer.status_code == 200
 
 
 def test_table_reads_filter_order_and_select(emu):
@@ -101,7 +109,7 @@ def test_table_reads_filter_order_and_select(emu):
 def test_supabase_py_talks_to_it(emu):
     from supabase import create_client
 
-    client = create_client(emu.url, "service")
+    client = create_client(emu.url, SERVICE)
     assert client.rpc("add_them", {"a": 2, "b": 3}).execute().data == 5
     rows = client.table("items").select("id,name").eq("tag", "a").execute().data
     assert rows == [{"id": 1, "name": "mug"}]

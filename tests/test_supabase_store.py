@@ -490,3 +490,16 @@ def test_anon_key_in_place_of_the_service_key_is_a_config_error(supabase_project
     finally:
         store.close()
     assert supabase_project.anon_key not in str(err.value)
+
+
+def test_new_style_secret_key_goes_in_apikey_alone(fresh_pg_dsn, tmp_path):
+    from .supabase_fixtures import SupabaseProject
+
+    ensure_roles()
+    install(fresh_pg_dsn)
+    key = "sb_secret_" + uuid.uuid4().hex  # not a JWT: PostgREST would refuse it as a Bearer token
+    with PostgrestEmulator(fresh_pg_dsn, keys={key: "service_role"}) as emu:
+        settings = SupabaseProject(fresh_pg_dsn, emu, key, "none").settings(tmp_path)
+        _, cred = add(settings)
+        summary = engine_tests.engine(settings, {}).run(RunParams())
+        assert summary.synced == 1 and summary.results[0].credential_id == cred

@@ -66,5 +66,9 @@ def gateway_bad_key() -> PgrstError:
                       hint="Double check your Supabase `anon` or `service_role` API key.")
 
 
-def bad_jwt() -> PgrstError:
-    return PgrstError(401, "PGRST301", "JWT could not be decoded", details="Invalid token")
+def bad_jwt(token: str) -> PgrstError:
+    parts = len(token.split("."))
+    if parts != 3:
+        # What PostgREST says to a Bearer token that is no JWT at all (e.g. a new-style sb_secret_ key).
+        return PgrstError(401, "PGRST301", f"Expected 3 parts in JWT; got {parts}")
+    return PgrstError(401, "PGRST301", "JWSError JWSInvalidSignature")

@@ -9,7 +9,8 @@ It speaks the subset of Supabase's REST API (`/rest/v1`, PostgREST behind Supaba
   (a set), per the function's return type.
 - `GET /rest/v1/<table>?select=...&col=eq.value&order=...`: a JSON array of rows (see reads.py).
 - Keys: the `apikey` header must be one of the configured keys (else the gateway's 401); a
-  `Authorization: Bearer` token, when sent, must be one too (else PGRST301). Each key maps to a database
+  `Authorization: Bearer` token, when sent, must be one too and JWT-shaped (three dot-separated parts,
+  as legacy anon/service_role keys are; else PGRST301). Each key maps to a database
   role that the request's transaction switches to (`SET LOCAL ROLE`), like PostgREST does from the
   JWT's `role` claim; `None` runs as the connecting user.
 - Every request is one transaction, rolled back on error; errors are `{"code", "message", "details",
@@ -79,7 +80,8 @@ class _Pool:
 class PostgrestEmulator:
     def __init__(self, dsn: str, *, keys: Mapping[str, str | None] | None = None, host: str = "127.0.0.1",
                  port: int = 0, pool_size: int = 10, max_rows: int | None = 1000):
-        self.service_key = f"emulated-service-role-{secrets.token_hex(16)}"
+        # JWT-shaped, as a legacy service_role key is (the emulator checks the shape, not a signature).
+        self.service_key = f"eyJhbGciOiJIUzI1NiJ9.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         self.keys: dict[str, str | None] = dict(keys) if keys is not None else {self.service_key: None}
         if keys is not None:
             # The first key is the one tests hand to the store.
@@ -140,8 +142,10 @@ class PostgrestEmulator:
         auth = headers.get("Authorization")
         if auth:
             token = auth[7:] if auth.lower().startswith("bearer ") else ""
-            if token not in self.keys:
-                raise bad_jwt()
+            # PostgREST reads the Bearer token as a JWT: it must have three parts, and (standing for the
+            # signature check) be one of the configured keys.
+            if len(token.split(".")) != 3 or token not in self.keys:
+                raise bad_jwt(token)
             return self.keys[token], True
         return self.keys[apikey], False
 

@@ -75,6 +75,10 @@ class SupabaseRestError(Exception):
         self.code = code
 
 
+def _looks_like_jwt(key: str) -> bool:
+    return key.count(".") == 2 and all(key.split("."))
+
+
 def _unsent(exc: BaseException) -> bool:
     """The request never reached the server: safe to send again whatever it does."""
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
@@ -104,6 +108,11 @@ class RestClient:
         except Exception as exc:  # supabase-py validates the URL's form
             raise ConfigError(f"SUPABASE_URL {url!r} is not usable: {exc}") from None
         self._postgrest = self._client.postgrest
+        if not _looks_like_jwt(key):
+            # A new-style secret key (sb_secret_...) is not a JWT: it belongs in `apikey` alone, from which
+            # the gateway derives the role. supabase-py also sends it as `Authorization: Bearer`, which
+            # PostgREST rejects (PGRST301, "Expected 3 parts in JWT").
+            self._postgrest.headers.pop("Authorization", None)
 
     def close(self) -> None:
         try:
