@@ -15,6 +15,9 @@ It speaks the subset of Supabase's REST API (`/rest/v1`, PostgREST behind Supaba
   JWT's `role` claim; `None` runs as the connecting user.
 - Every request is one transaction, rolled back on error; errors are `{"code", "message", "details",
   "hint"}` with PostgREST's HTTP statuses (errors.py).
+- `max_rows` (Supabase's "Max rows", 1000 by default) caps table reads and set-returning functions,
+  silently, as Supabase does; `limit`/`offset` query parameters page through both.
+- Fault injection for tests: `fail_next["POST rpc/<name>"] = n` answers the next n such requests 503.
 
 Usage: `with PostgrestEmulator(dsn) as emu: create_client(emu.url, emu.service_key)`.
 """
