@@ -6,6 +6,11 @@ Figures (issue 5, targets 1, 2, 3 and 8):
 - the same records through dlt's `merge` (when `dlt[postgres]` is installed: requirements-bench.txt);
 - SQLite first load and re-sync, next to a plain `executemany` insert of the same rows.
 Records are built before the clock starts: the figure is the store's, not the generator's.
+Also reported: the floor the data table's schema sets, a bare COPY of the same rows into a table
+with that schema (SPEC's unique dedup key, the primary key, the updated-at index; a commit per page
+of 250, as the cursor needs), without hashing, dedup or the engine.
+The machine is shared and noisy: each repeat measures a baseline and the sync back to back, and the
+ratio quoted is the median of the per-repeat ratios.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import psycopg
 
 from sync.engine import SyncEngine
 from sync.hashing import canonical_json
+from sync.store import postgres_sql
 from sync.models import Record, RunParams
 from sync.platforms import PlatformRegistry
 
@@ -79,23 +85,54 @@ def copy_baseline(dsn: str, texts: Sequence[str]) -> float:
         return timed(load)
 
 
+def schema_floor(dsn: str, rows: Sequence[Record], texts: Sequence[str]) -> float:
+    """Seconds to COPY the rows into a table with the data table's schema, a transaction per page."""
+    credential_id = str(uuid.uuid4())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(postgres_sql.CREATE_DATA_TABLE.format(table="floor_data"))
+        conn.execute(postgres_sql.CREATE_DATA_INDEXES.format(table="floor_data", dedup_index="floor_dedup",
+                                                             updated_index="floor_updated"))
+        from datetime import datetime, timezone
+        now = datetime.now(timezone.utc)
+
+        def load() -> None:
+            for start in range(0, len(rows), 250):
+                with conn.transaction():
+                    with conn.cursor().copy(
+                            "COPY floor_data (credential_id, platform_type, data_type, external_id, data, "
+                            "record_hash, source_updated_at, first_synced_at, last_synced_at) FROM STDIN") as copy:
+                        for record, text in zip(rows[start:start + 250], texts[start:start + 250]):
+                            copy.write_row((credential_id, "shopify", "orders", record.external_id, text, "-",
+                                            record.updated_at, now, now))
+
+        return timed(load)
+
+
 def _postgres(quick: bool, first: list[Record], second: list[Record], texts: list[str]) -> list[dict[str, Any]]:
     n = len(first)
-    copy_s, first_s, second_s = [], [], []
+    copy_s, floor_s, first_s, second_s = [], [], [], []
     for _ in range(repeats(quick)):
         with pg.fresh_schema() as dsn:
             copy_s.append(copy_baseline(dsn, texts))
         with pg.fresh_schema() as dsn:
             a, b = engine_first_and_resync(pg.settings_for(dsn), first, second)
+        with pg.fresh_schema() as dsn:
+            floor_s.append(schema_floor(dsn, first, texts))
         first_s.append(a)
         second_s.append(b)
     copy_rate = n / median(copy_s)
-    first_rate, second_rate = n / median(first_s), n / median(second_s)
+    first_rate, second_rate, floor_rate = n / median(first_s), n / median(second_s), n / median(floor_s)
+    first_ratio = median([c / t for c, t in zip(copy_s, first_s)])
+    second_ratio = median([c / t for c, t in zip(copy_s, second_s)])
+    floor_ratio = median([c / t for c, t in zip(copy_s, floor_s)])
     out = [
         figure(f"postgres first load ({n} records)", first_rate, "records/s", "raw COPY, unindexed jsonb",
-               copy_rate, ">= 0.6 x COPY", first_rate >= 0.6 * copy_rate),
+               copy_rate, ">= 0.6 x COPY", first_ratio >= 0.6, ratio=first_ratio),
         figure(f"postgres re-sync, 1% changed ({n} records)", second_rate, "records/s",
-               "raw COPY, unindexed jsonb", copy_rate, ">= 1.5 x COPY", second_rate >= 1.5 * copy_rate),
+               "raw COPY, unindexed jsonb", copy_rate, ">= 1.5 x COPY", second_ratio >= 1.5, ratio=second_ratio),
+        figure(f"floor: bare COPY into the data table's schema ({n} records)", floor_rate, "records/s",
+               "raw COPY, unindexed jsonb", copy_rate, "reported (what the schema allows)", True,
+               ratio=floor_ratio),
     ]
     out += _dlt(quick, first, second, first_rate, second_rate)
     return out

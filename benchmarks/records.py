@@ -56,7 +56,7 @@ def order(i: int, version: int = 0) -> dict[str, Any]:
         "updatedAt": updated_at(i, version).isoformat().replace("+00:00", "Z"),
         "displayFinancialStatus": "PAID" if i % 5 else "PARTIALLY_REFUNDED",
         "displayFulfillmentStatus": "FULFILLED" if i % 3 else "UNFULFILLED",
-        "note": f"revision {version}" if version else None,
+        "note": f"revision {version}" if version else "",
         "tags": ["wholesale", "priority"] if i % 7 == 0 else ["retail"],
         "subtotalPriceSet": _money(subtotal),
         "totalTaxSet": _money(tax),
