@@ -503,3 +503,10 @@ def test_new_style_secret_key_goes_in_apikey_alone(fresh_pg_dsn, tmp_path):
         _, cred = add(settings)
         summary = engine_tests.engine(settings, {}).run(RunParams())
         assert summary.synced == 1 and summary.results[0].credential_id == cred
+
+
+def test_functions_file_without_the_tables_says_to_run_the_schema_first(fresh_pg_dsn):
+    with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException) as err:
+            conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
+    assert "postgres_schema.sql first" in (err.value.diag.message_hint or "")

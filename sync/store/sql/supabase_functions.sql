@@ -11,6 +11,15 @@
 -- anon and authenticated and granted to service_role only, because they hand out the encrypted
 -- secrets and can write any client's data.
 
+-- The tables come first: say so plainly rather than fail on the first function that names one.
+DO $$
+BEGIN
+    IF to_regclass('client_api_credentials') IS NULL OR to_regclass('api_sync_schema_version') IS NULL THEN
+        RAISE EXCEPTION 'API Sync tables not found in schema %', current_schema()
+            USING HINT = 'Run sync/store/sql/postgres_schema.sql first, then this file again.';
+    END IF;
+END $$;
+
 -- Pin every function below to the schema this script runs in (public in the SQL editor), then pg_temp
 -- last so that no temporary object can shadow ours. The previous search_path comes back at the end.
 SELECT set_config('api_sync.saved_search_path', current_setting('search_path'), false);
