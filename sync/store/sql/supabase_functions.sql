@@ -39,7 +39,6 @@ $$;
 
 -- init-db through the REST API: the tables of postgres_schema.sql (kept identical to that file; a
 -- test compares them), then the schema version it stands for. Safe to run again at any time.
-DROP FUNCTION IF EXISTS api_sync_init_db(integer);
 CREATE OR REPLACE FUNCTION api_sync_init_db() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 DECLARE
@@ -243,8 +242,7 @@ $$;
 -- processes, machines) pass over a row another one is claiming, so no two get the same one.
 -- Returns the claimed row as an object, with "previous_holder" (the worker whose lease had expired:
 -- that sync crashed), or null when nothing is due.
-DROP FUNCTION IF EXISTS api_sync_claim_next(timestamptz, boolean, uuid, text, text, timestamptz, uuid[]);
-CREATE FUNCTION api_sync_claim_next(
+CREATE OR REPLACE FUNCTION api_sync_claim_next(
     p_now timestamptz, p_force boolean, p_client_id uuid, p_platform text, p_worker_id text,
     p_lease_until timestamptz, p_exclude uuid[] DEFAULT '{}'
 ) RETURNS jsonb
@@ -433,8 +431,7 @@ $$;
 -- SKU analysis --------------------------------------------------------------------------------------
 
 -- One JSON array (not a set, which Supabase's "Max rows" would cut short): a few thousand ids at most.
-DROP FUNCTION IF EXISTS api_sync_list_client_ids();
-CREATE FUNCTION api_sync_list_client_ids() RETURNS jsonb
+CREATE OR REPLACE FUNCTION api_sync_list_client_ids() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb)
     FROM (SELECT DISTINCT client_id::text AS id FROM client_api_credentials) ids
