@@ -5,8 +5,8 @@ rows and moves the cursor, all in one transaction. The write avoids a staging ta
 temp table per page costs catalog writes and round trips and doubled the heap work):
 - rows whose id `stored_hashes` did not find are COPYed straight into the data table (the fastest
   load PostgreSQL has). The unique dedup index still guards against a row another writer inserted
-  meanwhile (only possible after a lost lease): the COPY runs in a savepoint and on a unique
-  violation the rows go through the upsert below instead;
+  meanwhile: only another sync of the same integration writes these keys, i.e. the lease was lost,
+  so the page rolls back with LeaseLost (no savepoint: it cost two round trips per page);
 - changed rows (and the fallback) go through one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
   DO UPDATE`, with the arrays sent in binary (no quoting of the JSON text).
 """
@@ -93,10 +93,12 @@ class PostgresPageTransaction:
         existing = list(rows) if stored is None else [r for r in rows if r.external_id in stored]
         if new:
             try:
-                with self._conn.transaction():  # a savepoint: a failed COPY leaves the page usable
-                    self._copy_new(new, now)
+                self._copy_new(new, now)
             except psycopg.errors.UniqueViolation:
-                existing = list(rows)
+                # A row this transaction just saw absent is there now: only another sync of the same
+                # integration writes these keys, so the lease was lost. The page rolls back.
+                raise LeaseLost(f"another worker wrote integration {self._credential_id}'s records meanwhile") \
+                    from None
         if existing:
             self._upsert(existing, now)
 
