@@ -106,3 +106,14 @@ def test_upgrades_the_guides_tables_and_keeps_rows(settings):
     assert query(settings, f'SELECT count(*) FROM "{table}"')[0][0] == 13
     assert query(settings, f"SELECT data FROM \"{table}\" WHERE id = 1")[0][0] == "old row"
     assert query(settings, "SELECT count(*) FROM client_api_sync_results")[0][0] == 1
+
+
+def test_new_client_tables_get_row_level_security_on_postgres(fresh_pg_dsn, tmp_path):
+    settings = make_settings("postgres", tmp_path, fresh_pg_dsn)
+    client = str(uuid.uuid4())
+    store = open_store(settings)
+    store.ensure_schema()
+    store.ensure_data_table(client)
+    store.close()
+    rls = query(settings, "SELECT relrowsecurity FROM pg_class WHERE relname = ?", (data_table(client),))
+    assert rls == [(True,)]

@@ -58,8 +58,7 @@ class PostgresStore:
             self._conn.execute(SQL.SET_SCHEMA_VERSION, {"version": SQL.SCHEMA_VERSION})
 
     def ensure_schema(self) -> None:
-        exists = self._conn.execute(SQL.TABLE_EXISTS, ("api_sync_schema_version",)).fetchone()
-        if exists and list(exists.values())[0]:
+        if self._conn.execute(SQL.TABLE_EXISTS, ("api_sync_schema_version",)).fetchone()["present"]:
             version = self._conn.execute(SQL.GET_SCHEMA_VERSION).fetchone()
             if version and (version["max"] or 0) >= SQL.SCHEMA_VERSION:
                 return
@@ -78,6 +77,8 @@ class PostgresStore:
                 # CREATE TABLE IF NOT EXISTS alone lets the second fail on pg_type's unique index.
                 self._conn.execute(SQL.TABLE_DDL_LOCK, (name,))
                 self._conn.execute(SQL.CREATE_DATA_TABLE.format(table=table))
+                if not present:
+                    self._conn.execute(SQL.ENABLE_RLS.format(table=table))
                 for column in missing if present else ():
                     self._conn.execute(SQL.ADD_DATA_COLUMN.format(
                         table=table, column=quote_ident(column), type=SQL.DATA_COLUMN_TYPES[column]))
@@ -205,7 +206,10 @@ class PostgresStore:
         table = quote_ident(name)
         with self._conn.transaction():
             self._conn.execute(SQL.TABLE_DDL_LOCK, (name,))
+            created = not self._conn.execute(SQL.TABLE_EXISTS, (table,)).fetchone()["present"]
             self._conn.execute(SQL.CREATE_SKU_CACHE.format(table=table))
+            if created:
+                self._conn.execute(SQL.ENABLE_RLS.format(table=table))
             # ALTER only what is missing: an ALTER locks out the dashboard's readers until the commit.
             present = {r["column_name"] for r in self._conn.execute(SQL.DATA_TABLE_COLUMNS, (name,)).fetchall()}
             for column, type_ in SQL.SKU_CACHE_COLUMN_TYPES.items():

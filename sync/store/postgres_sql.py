@@ -24,7 +24,7 @@ SELECT max(version) FROM api_sync_schema_version
 CLEAR_SCHEMA_VERSION = "DELETE FROM api_sync_schema_version"
 SET_SCHEMA_VERSION = "INSERT INTO api_sync_schema_version (version) VALUES (%(version)s)"
 
-TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
+TABLE_EXISTS = "SELECT to_regclass(%s) IS NOT NULL AS present"
 
 # Creating or altering a per-client table: concurrent creators of one table queue on this lock (keyed
 # by the table's name) instead of racing, since CREATE TABLE IF NOT EXISTS is not safe against itself.
@@ -34,6 +34,12 @@ DATA_TABLE_COLUMNS = """
 SELECT column_name FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = %s
 """
+
+# A table this project creates gets row-level security with no policy: on Supabase, tables in `public` are
+# otherwise readable by anyone holding the public anon key. The owner (this job) and service-role
+# connections are not affected; a dashboard reading as another role needs a policy of its own.
+# Tables that already existed are left as they are, so a dashboard that reads them keeps working.
+ENABLE_RLS = "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"
 
 CREATE_DATA_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
