@@ -2,7 +2,8 @@
 
 A sync streams page by page, so its peak must not grow with the shop: 200,000 records must peak at
 <= 150 MB and <= 1.2 x the peak of a 50,000-record sync. Records are generated page by page inside
-the child process (a real fetcher holds one answer at a time too).
+the child process (a real fetcher holds one answer at a time too). The peak is the child's VmHWM (see
+memsync._peak_mb: `ru_maxrss` would carry over the benchmark process's own peak across exec).
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def _sqlite(quick: bool, first: list[Record], second: list[Record], texts: list[
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    n = 10_000 if quick else 50_000
+    n = 20_000 if quick else 50_000
     first, second = _datasets(n)
     texts = [canonical_json(r.data) for r in first]
     out: list[dict[str, Any]] = []

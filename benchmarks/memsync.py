@@ -15,6 +15,18 @@ import time
 
 
 def _peak_mb() -> float:
+    """This process's peak resident set, in MB.
+
+    VmHWM (Linux) first: `ru_maxrss` survives exec, so a child started by a big parent (the store
+    benchmark holds 50,000 records) would report the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
