@@ -13,17 +13,26 @@ from .errors import ConfigError
 DEFAULT_SHOPIFY_API_VERSION = "2025-01"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
+def env_number(env: Mapping[str, str], name: str, default: float, minimum: float = 0, *,
+               integer: bool = False) -> float:
+    """A numeric setting: `default` when unset, ConfigError naming the variable when malformed.
+
+    Shared by the core settings and the platforms' and stores' tuning knobs.
+    """
+    raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if integer else float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    return int(env_number(env, name, default, minimum, integer=True))
 
 
 def _opt(env: Mapping[str, str], name: str) -> str | None:

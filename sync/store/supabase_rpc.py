@@ -17,6 +17,7 @@ import httpx
 from postgrest.exceptions import APIError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from ..config import env_number
 from ..errors import ConfigError
 from .base import LeaseLost
 
@@ -47,23 +48,12 @@ class RestOptions:
     def from_env(cls, env: Mapping[str, str] | None) -> "RestOptions":
         env = env or {}
 
-        def number(name: str, default: float, kind: type = float) -> Any:
-            raw = env.get(name)
-            if raw in (None, ""):
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-            if value <= 0:
-                raise ConfigError(f"{name} must be above 0, got {raw!r}")
-            return value
-
         return cls(
-            timeout_seconds=number("SUPABASE_HTTP_TIMEOUT_SECONDS", cls.timeout_seconds),
-            attempts=number("SUPABASE_RETRY_ATTEMPTS", cls.attempts, int),
-            retry_base_seconds=number("SUPABASE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
-            max_request_bytes=number("SUPABASE_MAX_REQUEST_BYTES", cls.max_request_bytes, int),
+            timeout_seconds=env_number(env, "SUPABASE_HTTP_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
+            attempts=int(env_number(env, "SUPABASE_RETRY_ATTEMPTS", cls.attempts, 1, integer=True)),
+            retry_base_seconds=env_number(env, "SUPABASE_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
+            max_request_bytes=int(env_number(env, "SUPABASE_MAX_REQUEST_BYTES", cls.max_request_bytes, 1024,
+                                             integer=True)),
         )
 
 

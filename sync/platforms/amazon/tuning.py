@@ -22,20 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ...config import env_number
 from ...errors import ConfigError
-
-
-def _num(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -56,22 +44,22 @@ class AmazonTuning:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AmazonTuning":
-        page = int(_num(env, "AMAZON_ORDERS_PAGE_SIZE", 100, 1, integer=True))
+        page = int(env_number(env, "AMAZON_ORDERS_PAGE_SIZE", 100, 1, integer=True))
         if page > 100:
             raise ConfigError(f"AMAZON_ORDERS_PAGE_SIZE must be at most 100, got {page}")
         return cls(
-            http_timeout=_num(env, "AMAZON_HTTP_TIMEOUT_SECONDS", 60.0, 0.1),
-            max_retries=int(_num(env, "AMAZON_MAX_RETRIES", 8, 0, integer=True)),
-            retry_base=_num(env, "AMAZON_RETRY_BASE_SECONDS", 1.0, 0.0),
-            retry_max=_num(env, "AMAZON_RETRY_MAX_SECONDS", 120.0, 0.0),
-            orders_initial_days=int(_num(env, "AMAZON_ORDERS_INITIAL_DAYS", 730, 1, integer=True)),
+            http_timeout=env_number(env, "AMAZON_HTTP_TIMEOUT_SECONDS", 60.0, 0.1),
+            max_retries=int(env_number(env, "AMAZON_MAX_RETRIES", 8, 0, integer=True)),
+            retry_base=env_number(env, "AMAZON_RETRY_BASE_SECONDS", 1.0, 0.0),
+            retry_max=env_number(env, "AMAZON_RETRY_MAX_SECONDS", 120.0, 0.0),
+            orders_initial_days=int(env_number(env, "AMAZON_ORDERS_INITIAL_DAYS", 730, 1, integer=True)),
             orders_page_size=page,
-            orders_window_days=int(_num(env, "AMAZON_ORDERS_WINDOW_DAYS", 90, 1, integer=True)),
-            report_poll=_num(env, "AMAZON_REPORT_POLL_SECONDS", 2.0, 0.0),
-            report_poll_max=_num(env, "AMAZON_REPORT_POLL_MAX_SECONDS", 60.0, 0.0),
-            report_timeout=_num(env, "AMAZON_REPORT_TIMEOUT_SECONDS", 3600.0, 1.0),
-            report_reuse_minutes=_num(env, "AMAZON_REPORT_REUSE_MINUTES", 30.0, 0.0),
-            inventory_restarts=int(_num(env, "AMAZON_INVENTORY_RESTARTS", 2, 0, integer=True)),
+            orders_window_days=int(env_number(env, "AMAZON_ORDERS_WINDOW_DAYS", 90, 1, integer=True)),
+            report_poll=env_number(env, "AMAZON_REPORT_POLL_SECONDS", 2.0, 0.0),
+            report_poll_max=env_number(env, "AMAZON_REPORT_POLL_MAX_SECONDS", 60.0, 0.0),
+            report_timeout=env_number(env, "AMAZON_REPORT_TIMEOUT_SECONDS", 3600.0, 1.0),
+            report_reuse_minutes=env_number(env, "AMAZON_REPORT_REUSE_MINUTES", 30.0, 0.0),
+            inventory_restarts=int(env_number(env, "AMAZON_INVENTORY_RESTARTS", 2, 0, integer=True)),
             restricted_data_elements=_elements(env),
         )
 

@@ -17,20 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ...config import env_number
 from ...errors import ConfigError
-
-
-def _num(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -51,11 +39,11 @@ class ShopifyOptions:
             raise ConfigError(f"SHOPIFY_BULK must be auto, off or always, got {bulk!r}")
         return cls(
             bulk=bulk,
-            bulk_threshold=int(_num(env, "SHOPIFY_BULK_THRESHOLD", cls.bulk_threshold, 1)),
-            bulk_poll_seconds=_num(env, "SHOPIFY_BULK_POLL_SECONDS", cls.bulk_poll_seconds, 0.0),
-            bulk_timeout_seconds=_num(env, "SHOPIFY_BULK_TIMEOUT_SECONDS", cls.bulk_timeout_seconds, 1.0),
-            max_retries=int(_num(env, "SHOPIFY_MAX_RETRIES", cls.max_retries, 0)),
-            retry_base_seconds=_num(env, "SHOPIFY_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
-            timeout_seconds=_num(env, "SHOPIFY_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
-            page_records=int(_num(env, "SHOPIFY_PAGE_RECORDS", cls.page_records, 1)),
+            bulk_threshold=int(env_number(env, "SHOPIFY_BULK_THRESHOLD", cls.bulk_threshold, 1)),
+            bulk_poll_seconds=env_number(env, "SHOPIFY_BULK_POLL_SECONDS", cls.bulk_poll_seconds, 0.0),
+            bulk_timeout_seconds=env_number(env, "SHOPIFY_BULK_TIMEOUT_SECONDS", cls.bulk_timeout_seconds, 1.0),
+            max_retries=int(env_number(env, "SHOPIFY_MAX_RETRIES", cls.max_retries, 0)),
+            retry_base_seconds=env_number(env, "SHOPIFY_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
+            timeout_seconds=env_number(env, "SHOPIFY_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
+            page_records=int(env_number(env, "SHOPIFY_PAGE_RECORDS", cls.page_records, 1)),
         )
