@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -20,33 +22,35 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_dsn():
-    """A DSN whose search_path is a fresh schema, dropped at the end of the run."""
-    if not _pg_available():
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_DSN} (REQUIRE_POSTGRES is set)")
-        pytest.skip(f"PostgreSQL not reachable at {PG_DSN}")
+@contextmanager
+def _fresh_schema() -> Iterator[str]:
+    """A DSN whose search_path is a new schema, dropped (with everything in it) afterwards."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_DSN else "?"
-    yield f"{PG_DSN}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{PG_DSN}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    """A DSN on a schema shared by the whole test session."""
+    if not _pg_available():
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL not reachable at {PG_DSN} (REQUIRE_POSTGRES is set)")
+        pytest.skip(f"PostgreSQL not reachable at {PG_DSN}")
+    with _fresh_schema() as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def fresh_pg_dsn(pg_dsn):
     """A DSN on a schema of its own for one test (tables do not leak between tests)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in PG_DSN else "?"
-    yield f"{PG_DSN}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with _fresh_schema() as dsn:
+        yield dsn
