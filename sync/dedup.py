@@ -58,7 +58,7 @@ Staged = tuple[dict[str, StagedRow], int]
 # Serializing holds the GIL; the writer thread, back from each database round trip, would wait up to
 # the interpreter's switch interval (5 ms) for it. Handing the GIL over every few records keeps the
 # writer's round trips prompt (a page of 250 takes ~3 ms to stage).
-_YIELD_EVERY = 16
+_YIELD_EVERY = 32
 
 
 def stage_ahead(pages: Iterable[Page], pool: Executor) -> Iterator[tuple[Page, "Future[Staged]"]]:
