@@ -64,10 +64,12 @@ _YIELD_EVERY = 32
 def stage_ahead(pages: Iterable[Page], pool: Executor) -> Iterator[tuple[Page, "Future[Staged]"]]:
     """Each page with its staging (serialize + hash) already started on `pool`, one page ahead.
 
-    The caller writes page k while the pool stages page k+1 (hashing and the database wait release
-    the GIL, so on two cores the two overlap: staging is a third of a re-sync's time). At most two
-    pages are in hand. A fetch error is raised only after the page fetched before it was handed out,
-    so everything fetched before a failure is still written.
+    The caller writes page k while the pool stages page k+1 (the database wait releases the GIL, so
+    on two cores the two overlap: staging is most of a re-sync's CPU). At most two pages are in hand.
+    The fetch of page k+1 comes before page k is written, so a fetcher's `stored_versions` for it does
+    not see page k yet (a record on both pages has its children fetched again: harmless). A fetch
+    error is raised only after the page fetched before it was handed out, so everything fetched
+    before a failure is still written.
     """
     pending: tuple[Page, Future[Staged]] | None = None
     iterator = iter(pages)
@@ -76,7 +78,7 @@ def stage_ahead(pages: Iterable[Page], pool: Executor) -> Iterator[tuple[Page, "
             page = next(iterator)
         except StopIteration:
             break
-        except BaseException:
+        except Exception:
             if pending is not None:
                 yield pending
             raise
