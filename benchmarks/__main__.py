@@ -42,6 +42,17 @@ def run_module(name: str, quick: bool) -> tuple[list[dict[str, Any]], float, str
         return [], time.perf_counter() - start, traceback.format_exc(limit=6)
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN (a figure that could not be measured) as null: the file stays strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def verdict(fig: dict[str, Any]) -> str:
     if fig.get("skipped"):
         return "SKIPPED"
@@ -123,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(rows)} figures, {len(missed)} MISSED" + (": " + "; ".join(missed) if missed else ""))
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(_json_safe(report), indent=2, default=str, allow_nan=False) + "\n")
     print(f"figures written to {path}")
     return 0
 
