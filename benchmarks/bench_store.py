@@ -144,7 +144,7 @@ def _dlt(quick: bool, first: list[Record], second: list[Record], our_first: floa
         from . import dlt_load
     except ImportError:
         return [skipped("dlt merge comparison", "dlt not installed (pip install -r requirements-bench.txt)")]
-    n = min(len(first), 3000 if quick else 20_000)
+    n = min(len(first), 3000) if quick else len(first)  # full mode: the very same records as ours
     first_s, second_s = [], []
     for _ in range(1 if quick else 2):
         a, b = dlt_load.first_and_resync([r.data for r in first[:n]], [r.data for r in second[:n]])
