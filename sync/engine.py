@@ -314,12 +314,8 @@ class SyncEngine:
         )
 
 
-def run_sync(settings: Settings, params: RunParams, *, store=None, platforms: PlatformRegistry | None = None,
+def run_sync(settings: Settings, params: RunParams, *, platforms: PlatformRegistry | None = None,
              workers: int | None = None, progress: Progress | None = None,
              clock: Callable[[], datetime] = utcnow) -> RunSummary:
-    """Convenience for callers and tests: one run with the configured store.
-
-    `store` is accepted for symmetry with other helpers but each worker opens its own connection.
-    """
-    engine = SyncEngine(settings, platforms=platforms, progress=progress, clock=clock)
-    return engine.run(params, workers=workers)
+    """One run with the configured store (each worker opens its own connection)."""
+    return SyncEngine(settings, platforms=platforms, progress=progress, clock=clock).run(params, workers=workers)
