@@ -72,3 +72,12 @@ def test_key_written_by_another_worker_meanwhile_rolls_the_page_back(claimed):
     assert [(r[2], r[3]) for r in data_rows(settings, client)] == [("1", {})]
     assert query(settings, "SELECT sync_state FROM client_api_credentials WHERE credential_id = ?",
                  (cred,))[0][0] in ({}, None)
+
+
+def test_changed_rows_without_an_updated_at(claimed):
+    settings, store, client, cred = claimed
+    rows = [StagedRow(str(i), f'{{"v": {i}}}', f"h{i}", None) for i in range(3)]
+    _write(store, client, cred, rows)
+    _write(store, client, cred, [StagedRow(r.external_id, r.data_json, r.record_hash + "x", None) for r in rows])
+    assert query(settings, f'SELECT count(*) FROM "client_{client.replace("-", "_")}_data" '
+                           "WHERE right(record_hash, 1) = 'x' AND source_updated_at IS NULL") == [(3,)]

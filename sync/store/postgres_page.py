@@ -7,7 +7,7 @@ temp table per page costs catalog writes and round trips and doubled the heap wo
   load PostgreSQL has). The unique dedup index still guards against a row another writer inserted
   meanwhile: only another sync of the same integration writes these keys, i.e. the lease was lost,
   so the page rolls back with LeaseLost (no savepoint: it cost two round trips per page);
-- changed rows (and the fallback) go through one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
+- changed rows (all rows, when the hashes were not asked for) go through one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
   DO UPDATE`, with the arrays sent in binary (no quoting of the JSON text).
 """
 
