@@ -7,8 +7,9 @@ temp table per page costs catalog writes and round trips and doubled the heap wo
   load PostgreSQL has). The unique dedup index still guards against a row another writer inserted
   meanwhile: only another sync of the same integration writes these keys, i.e. the lease was lost,
   so the page rolls back with LeaseLost (no savepoint: it cost two round trips per page);
-- changed rows (all rows, when the hashes were not asked for) go through one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
-  DO UPDATE`, with the arrays sent in binary (no quoting of the JSON text).
+- changed rows (all rows, when the hashes were not asked for) go through one
+  `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`, with the arrays sent in binary.
+The statements are in postgres_sql.py with the rest of the store's SQL.
 """
 
 from __future__ import annotations
@@ -20,47 +21,8 @@ from typing import Any, Sequence
 import psycopg
 from psycopg.rows import tuple_row
 
+from . import postgres_sql as SQL
 from .base import LeaseLost, StagedRow
-
-# One unique-index probe per id. The obvious `external_id = ANY(%s)` lets the planner, without
-# statistics on a table that was just filled (autovacuum analyzes it a minute later, if ever during a
-# first load), scan every row of the integration for every page: quadratic in the shop's size.
-# OFFSET 0 keeps the lateral subquery from being flattened into that plan.
-STORED_HASHES = """
-SELECT s.external_id, s.record_hash FROM unnest(%s::text[]) AS u(external_id)
-CROSS JOIN LATERAL (
-    SELECT external_id, record_hash FROM {table}
-    WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
-) AS s
-"""
-
-COPY_NEW = """
-COPY {table} (credential_id, platform_type, data_type, external_id, data, record_hash, source_updated_at,
-              first_synced_at, last_synced_at) FROM STDIN
-"""
-
-UPSERT_ARRAYS = """
-INSERT INTO {table} AS t (credential_id, platform_type, data_type, external_id, data, record_hash,
-                          source_updated_at, first_synced_at, last_synced_at)
-SELECT %(credential_id)s, %(platform)s, %(data_type)s, u.external_id, u.data::jsonb, u.record_hash,
-       u.source_updated_at, %(now)s, %(now)s
-FROM unnest(%(external_ids)b::text[], %(data)b::text[], %(hashes)b::text[], %(updated)b::timestamptz[])
-     AS u(external_id, data, record_hash, source_updated_at)
-ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
-SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
-    source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
-WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
-"""
-
-# Checks the lease and moves the cursor in the page's transaction: a worker that lost its lease
-# cannot commit, so two workers can never both write one integration's data.
-SAVE_STATE = """
-UPDATE client_api_credentials
-SET sync_state = CASE WHEN %(state)s::jsonb IS NULL THEN COALESCE(sync_state, '{}'::jsonb)
-                      ELSE jsonb_set(COALESCE(sync_state, '{}'::jsonb), ARRAY[%(data_type)s], %(state)s::jsonb) END,
-    locked_until = %(lease_until)s
-WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
-"""
 
 
 class PostgresPageTransaction:
@@ -79,7 +41,7 @@ class PostgresPageTransaction:
         found: dict[str, str] = {}
         if external_ids:
             with self._conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(STORED_HASHES.format(table=self._table),
+                cur.execute(SQL.STORED_HASHES.format(table=self._table),
                             (list(external_ids), self._credential_id, self._data_type))
                 found = dict(cur.fetchall())
         self._stored = set(found) if self._stored is None else self._stored | set(found)
@@ -104,13 +66,13 @@ class PostgresPageTransaction:
 
     def _copy_new(self, rows: Sequence[StagedRow], now: datetime) -> None:
         fixed = (self._credential_id, self._platform, self._data_type)
-        with self._conn.cursor().copy(COPY_NEW.format(table=self._table)) as copy:
+        with self._conn.cursor().copy(SQL.COPY_NEW.format(table=self._table)) as copy:
             for row in rows:
                 copy.write_row((*fixed, row.external_id, row.data_json, row.record_hash, row.source_updated_at,
                                 now, now))
 
     def _upsert(self, rows: Sequence[StagedRow], now: datetime) -> None:
-        self._conn.execute(UPSERT_ARRAYS.format(table=self._table), {
+        self._conn.execute(SQL.UPSERT_ARRAYS.format(table=self._table), {
             "credential_id": self._credential_id, "platform": self._platform, "data_type": self._data_type,
             "now": now, "external_ids": [r.external_id for r in rows], "data": [r.data_json for r in rows],
             "hashes": [r.record_hash for r in rows], "updated": [r.source_updated_at for r in rows],
@@ -118,7 +80,7 @@ class PostgresPageTransaction:
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         cur = self._conn.execute(
-            SAVE_STATE,
+            SQL.SAVE_STATE,
             {"state": json.dumps(state) if state is not None else None, "data_type": self._data_type,
              "lease_until": lease_until, "credential_id": self._credential_id, "worker_id": self._worker_id},
         )

@@ -134,35 +134,32 @@ UPDATE client_api_credentials SET locked_until = %s
 WHERE credential_id = %s AND locked_by = %s
 """
 
-# One unique-index probe per id (see STORED_HASHES in postgres_page.py for why not `= ANY(%s)`).
-STORED_VERSIONS = """
-SELECT s.external_id, s.source_updated_at FROM unnest(%s::text[]) AS u(external_id)
+# --- one page of one data type (sync/store/postgres_page.py) ---------------------------------------
+
+# One unique-index probe per id. The obvious `external_id = ANY(%s)` lets the planner, without
+# statistics on a table that was just filled (autovacuum analyzes it a minute later, if ever during a
+# first load), scan every row of the integration for every page: quadratic in the shop's size.
+# OFFSET 0 keeps the lateral subquery from being flattened into that plan.
+STORED_HASHES = """
+SELECT s.external_id, s.record_hash FROM unnest(%s::text[]) AS u(external_id)
 CROSS JOIN LATERAL (
-    SELECT external_id, source_updated_at FROM {table}
+    SELECT external_id, record_hash FROM {table}
     WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
 ) AS s
 """
 
-STORED_HASHES = """
-SELECT external_id, record_hash FROM {table}
-WHERE credential_id = %s AND data_type = %s AND external_id = ANY(%s)
+COPY_NEW = """
+COPY {table} (credential_id, platform_type, data_type, external_id, data, record_hash, source_updated_at,
+              first_synced_at, last_synced_at) FROM STDIN
 """
 
-# The staging table lives for one transaction, which is what Supabase's transaction pooler allows.
-CREATE_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS api_sync_stage (
-    external_id text, data jsonb, record_hash text, source_updated_at timestamptz
-) ON COMMIT DROP
-"""
-
-COPY_STAGE = "COPY api_sync_stage (external_id, data, record_hash, source_updated_at) FROM STDIN"
-
-UPSERT_FROM_STAGE = """
+UPSERT_ARRAYS = """
 INSERT INTO {table} AS t (credential_id, platform_type, data_type, external_id, data, record_hash,
                           source_updated_at, first_synced_at, last_synced_at)
-SELECT %(credential_id)s, %(platform)s, %(data_type)s, external_id, data, record_hash,
-       source_updated_at, %(now)s, %(now)s
-FROM api_sync_stage
+SELECT %(credential_id)s, %(platform)s, %(data_type)s, u.external_id, u.data::jsonb, u.record_hash,
+       u.source_updated_at, %(now)s, %(now)s
+FROM unnest(%(external_ids)b::text[], %(data)b::text[], %(hashes)b::text[], %(updated)b::timestamptz[])
+     AS u(external_id, data, record_hash, source_updated_at)
 ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
 SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
     source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
@@ -177,6 +174,15 @@ SET sync_state = CASE WHEN %(state)s::jsonb IS NULL THEN COALESCE(sync_state, '{
                       ELSE jsonb_set(COALESCE(sync_state, '{}'::jsonb), ARRAY[%(data_type)s], %(state)s::jsonb) END,
     locked_until = %(lease_until)s
 WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
+"""
+
+# The same probe, for the fetchers' "stored already, and which version?" question.
+STORED_VERSIONS = """
+SELECT s.external_id, s.source_updated_at FROM unnest(%s::text[]) AS u(external_id)
+CROSS JOIN LATERAL (
+    SELECT external_id, source_updated_at FROM {table}
+    WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
+) AS s
 """
 
 INSERT_RESULT = """
