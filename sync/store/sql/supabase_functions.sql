@@ -291,8 +291,12 @@ BEGIN
     IF v_table IS NULL THEN
         RETURN '{}'::jsonb;
     END IF;
-    EXECUTE format('SELECT COALESCE(jsonb_object_agg(external_id, source_updated_at), ''{}''::jsonb) FROM %s '
-                   'WHERE credential_id = $1 AND data_type = $2 AND external_id = ANY($3)', v_table)
+    -- One unique-index probe per id: `external_id = ANY($3)` on a table without statistics yet (a first
+    -- load) is planned as a scan of the integration's every row, per page (see postgres_sql.STORED_HASHES).
+    EXECUTE format('SELECT COALESCE(jsonb_object_agg(s.external_id, s.source_updated_at), ''{}''::jsonb) '
+                   'FROM unnest($3::text[]) AS u(external_id) CROSS JOIN LATERAL ('
+                   'SELECT external_id, source_updated_at FROM %s WHERE credential_id = $1 AND data_type = $2 '
+                   'AND external_id = u.external_id OFFSET 0) AS s', v_table)
         INTO v_out USING p_credential_id, p_data_type, p_external_ids;
     RETURN v_out;
 END
@@ -310,8 +314,12 @@ BEGIN
     IF v_table IS NULL THEN
         RETURN '{}'::jsonb;
     END IF;
-    EXECUTE format('SELECT COALESCE(jsonb_object_agg(external_id, record_hash), ''{}''::jsonb) FROM %s '
-                   'WHERE credential_id = $1 AND data_type = $2 AND external_id = ANY($3)', v_table)
+    -- One unique-index probe per id: `external_id = ANY($3)` on a table without statistics yet (a first
+    -- load) is planned as a scan of the integration's every row, per page (see postgres_sql.STORED_HASHES).
+    EXECUTE format('SELECT COALESCE(jsonb_object_agg(s.external_id, s.record_hash), ''{}''::jsonb) '
+                   'FROM unnest($3::text[]) AS u(external_id) CROSS JOIN LATERAL ('
+                   'SELECT external_id, record_hash FROM %s WHERE credential_id = $1 AND data_type = $2 '
+                   'AND external_id = u.external_id OFFSET 0) AS s', v_table)
         INTO v_out USING p_credential_id, p_data_type, p_external_ids;
     RETURN v_out;
 END
@@ -439,10 +447,12 @@ $$;
 
 -- One batch of a client's stored records, by keyset on the primary key (each call is short; a row an
 -- upsert changes keeps its id, so a concurrent sync never makes one appear twice or vanish).
+-- enable_seqscan off: without statistics the planner may sort every remaining row per batch instead of
+-- walking the primary key, which makes reading a large table quadratic.
 CREATE OR REPLACE FUNCTION api_sync_data_batch(
     p_client_id uuid, p_data_types text[], p_after_id bigint, p_limit integer
 ) RETURNS TABLE (id bigint, credential_id text, platform_type text, data_type text, external_id text, data jsonb)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT SET enable_seqscan = off AS $$
 DECLARE
     v_table regclass := api_sync_data_table(p_client_id);
 BEGIN
