@@ -140,13 +140,14 @@ WHERE credential_id = %s AND locked_by = %s
 # statistics on a table that was just filled (autovacuum analyzes it a minute later, if ever during a
 # first load), scan every row of the integration for every page: quadratic in the shop's size.
 # OFFSET 0 keeps the lateral subquery from being flattened into that plan.
-STORED_HASHES = """
-SELECT s.external_id, s.record_hash FROM unnest(%s::text[]) AS u(external_id)
+_PROBE = """
+SELECT s.external_id, s.{column} FROM unnest(%s::text[]) AS u(external_id)
 CROSS JOIN LATERAL (
-    SELECT external_id, record_hash FROM {table}
+    SELECT external_id, {column} FROM {{table}}
     WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
 ) AS s
 """
+STORED_HASHES = _PROBE.format(column="record_hash")
 
 COPY_NEW = """
 COPY {table} (credential_id, platform_type, data_type, external_id, data, record_hash, source_updated_at,
@@ -177,13 +178,7 @@ WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
 """
 
 # The same probe, for the fetchers' "stored already, and which version?" question.
-STORED_VERSIONS = """
-SELECT s.external_id, s.source_updated_at FROM unnest(%s::text[]) AS u(external_id)
-CROSS JOIN LATERAL (
-    SELECT external_id, source_updated_at FROM {table}
-    WHERE credential_id = %s AND data_type = %s AND external_id = u.external_id OFFSET 0
-) AS s
-"""
+STORED_VERSIONS = _PROBE.format(column="source_updated_at")
 
 INSERT_RESULT = """
 INSERT INTO client_api_sync_results (
