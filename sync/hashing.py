@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping
@@ -24,6 +25,13 @@ except ImportError:  # optional speed-up: the stdlib path is the reference
 
 _NUL = "\\u0000"
 _NUL_BYTES = b"\\u0000"
+# A NUL's escape is `\u0000` preceded by an even number of backslashes; after an odd number it is the
+# text "\u0000" (an escaped backslash, then "u0000"), which must stay.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _drop_nul(raw: bytes) -> bytes:
+    return _NUL_ESCAPE.sub(rb"\1", raw)
 
 
 def _default(value: Any) -> Any:
@@ -52,12 +60,13 @@ if orjson is not None:
         except TypeError:  # orjson.JSONEncodeError is a TypeError
             raw = _stdlib_json(data).encode("utf-8")
         # NUL characters are dropped: PostgreSQL's jsonb refuses "\u0000" and the platforms never mean it.
-        return raw.replace(_NUL_BYTES, b"") if _NUL_BYTES in raw else raw
+        return _drop_nul(raw) if _NUL_BYTES in raw else raw
 else:
     def canonical_json_bytes(data: Mapping[str, Any]) -> bytes:
         """The canonical text as UTF-8 (what is hashed)."""
         text = _stdlib_json(data)
-        return (text.replace(_NUL, "") if _NUL in text else text).encode("utf-8")
+        raw = text.encode("utf-8")
+        return _drop_nul(raw) if _NUL_BYTES in raw else raw
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:

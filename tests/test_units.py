@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -44,6 +45,15 @@ def test_hash_ignores_key_order_and_sees_changes():
     assert a == b and content_hash(a) == content_hash(b)
     assert content_hash(canonical_json({"b": 2, "a": {"y": [1, 2], "x": "é"}})) != content_hash(a)
     assert "\\u0000" not in canonical_json({"a": "x\x00y"})
+
+
+def test_dropping_nul_keeps_an_escaped_backslash_u0000_text_intact():
+    # The text `\u0000` (a backslash, then "u0000") is not a NUL: it must survive as valid JSON.
+    for data in ({"a": "x\\u0000y"}, {"a": "x\\u0000"}, {"a": "\\\x00", "b": "\\\\u0000"},
+                 {"a": "x\\u0000y", "big": 2 ** 70}):
+        text = canonical_json(data)
+        expected = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
+        assert json.loads(text) == expected
 
 
 def test_classify_counts_new_updated_unchanged_and_repeats():
