@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .config import Settings
-from .crypto import SecretBox, is_plaintext
+from .crypto import SecretBox, is_plaintext, secret_strings
 from .errors import ConfigError, CredentialError, SyncError
 from .ids import normalize_uuid
 from .models import PLATFORMS, REQUIRED_SECRETS, Integration
@@ -63,11 +63,18 @@ def test_connection(store: Store, settings: Settings, credential_id: str,
     secrets = SecretBox(settings.encryption_keys).decrypt(integration.credentials)
     platform = (platforms or PlatformRegistry()).get(integration.platform_type)
     platform.validate_secrets(secrets)
-    connection = platform.connect(secrets, settings)
     try:
-        return connection.test()
-    finally:
-        connection.close()
+        connection = platform.connect(secrets, settings)
+        try:
+            return connection.test()
+        finally:
+            connection.close()
+    except SyncError as exc:
+        # The message is printed: redacted like a sync's error (every secret value of the integration).
+        from .logs import Redactor
+
+        redactor = Redactor([*settings.secret_values(), *secret_strings(secrets)])
+        raise type(exc)(redactor.scrub(str(exc))) from None
 
 
 @dataclass

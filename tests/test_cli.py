@@ -146,3 +146,23 @@ def test_console_without_utf8_does_not_crash(settings):
     assert out.returncode == 0, out.stderr
     assert "Logging error" not in out.stderr
     assert "Found 1 API integrations due for sync" in out.stderr
+
+
+def test_connection_test_error_never_quotes_a_secret(settings):
+    # `credentials test` prints the failure's message: it gets the same redaction as a sync's error.
+    from sync import credentials as creds
+    from sync.errors import SyncError
+    from sync.platforms import PlatformRegistry
+    from sync.store import open_store
+
+    from .fakeplatform import FakePlatform
+
+    leaky_token = "custom-app-token-" + "1eaky1" * 4  # no token shape: only the value itself can be matched
+    _, credential_id = add(settings, domain="leaky2.myshopify.com", access_token=leaky_token, leak_token=True)
+    store = open_store(settings)
+    try:
+        with pytest.raises(SyncError) as failure:
+            creds.test_connection(store, settings, credential_id, PlatformRegistry({"shopify": FakePlatform()}))
+    finally:
+        store.close()
+    assert leaky_token not in str(failure.value) and "***" in str(failure.value)
