@@ -122,3 +122,71 @@ def test_a_child_away_from_its_parent_is_refused():
 def test_a_damaged_line_is_refused():
     with pytest.raises(IncompleteDataError):
         list(parse_lines([b'{"id": "gid://shopify/Order/1"', b"{}"], LineCount()))
+
+
+# --- cursors of unordered reads: never past what a long read may have missed --------------------------------
+class _StubClient:
+    shop = "stub.myshopify.com"
+
+    def __init__(self, lines=(), answers=()):
+        self.lines, self.answers = list(lines), list(answers)
+
+    def stream_lines(self, url):
+        yield from self.lines
+
+    def execute(self, document, variables=None, *, operation):
+        return self.answers.pop(0)
+
+
+class _StubBulk:
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+    def run(self, query, what):
+        return self.outcome
+
+
+def _request(data_type, state=None, started_at=None):
+    from datetime import datetime, timedelta, timezone
+
+    from sync.models import StreamRequest
+
+    return StreamRequest(data_type, state, timedelta(minutes=10),
+                         started_at or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc), lambda ids: {})
+
+
+def test_bulk_cursor_never_passes_the_operations_start():
+    """A bulk operation scans the shop for minutes or hours and is no snapshot: an order changed after
+    the scan passed it is absent from the file, while an order changed later still (not yet scanned)
+    is in it. The cursor must not jump past the operation's start, or the first change is never read."""
+    from sync.platforms.shopify.options import ShopifyOptions
+    from sync.platforms.shopify.streams import ORDERS, ShopStreams
+
+    created = "2026-01-01T12:00:05Z"
+    rows = [{"id": f"gid://shopify/Order/{i}", "updatedAt": ts}
+            for i, ts in enumerate(["2025-12-01T00:00:00Z", "2026-01-01T14:30:00Z"], 1)]
+    outcome = BulkOutcome(id="gid://shopify/BulkOperation/1", status="COMPLETED", error_code=None, object_count=2,
+                          root_object_count=2, url="https://files.example/result.jsonl", partial_data_url=None,
+                          created_at=created)
+    streams = ShopStreams(_StubClient([json.dumps(r).encode() for r in rows]), ShopifyOptions(), _StubBulk(outcome))
+    pages = list(streams.sorted_stream(ORDERS, _request("orders")))
+    assert sum(len(p.records) for p in pages) == 2
+    assert pages[-1].state["updated_at"] <= created
+
+
+def test_paged_inventory_cursor_never_passes_the_syncs_start():
+    """Levels come location by location, in no updatedAt order: a level changed in a location already
+    read is missed while a later location shows a newer change; the cursor stays at the read's start."""
+    from sync.platforms.shopify.options import ShopifyOptions
+    from sync.platforms.shopify.streams import ShopStreams
+
+    page_info = {"hasNextPage": False, "endCursor": None}
+    level = {"id": "gid://shopify/InventoryLevel/1?inventory_item_id=7", "updatedAt": "2026-01-01T13:45:00Z",
+             "item": {"id": "gid://shopify/InventoryItem/7", "sku": "A"}, "quantities": []}
+    answer = {"locations": {"pageInfo": page_info, "nodes": [
+        {"id": "gid://shopify/Location/1", "name": "L1", "isActive": True,
+         "inventoryLevels": {"pageInfo": page_info, "nodes": [level]}}]}}
+    streams = ShopStreams(_StubClient(answers=[answer]), ShopifyOptions(bulk="off"), _StubBulk(None))
+    pages = list(streams.inventory_stream(_request("inventory", {"updated_at": "2026-01-01T11:00:00Z"})))
+    assert [r.external_id for p in pages for r in p.records] == [level["id"]]
+    assert pages[-1].state["updated_at"] <= "2026-01-01T12:00:00Z"

@@ -34,6 +34,7 @@ class BulkOutcome:
     root_object_count: int
     url: str | None
     partial_data_url: str | None
+    created_at: str | None = None  # when Shopify started the scan: changes after it may be missing
 
 
 class BulkRunner:
@@ -78,7 +79,8 @@ class BulkRunner:
                 return BulkOutcome(id=node["id"], status=node["status"], error_code=node.get("errorCode"),
                                    object_count=int(node.get("objectCount") or 0),
                                    root_object_count=int(node.get("rootObjectCount") or 0),
-                                   url=node.get("url"), partial_data_url=node.get("partialDataUrl"))
+                                   url=node.get("url"), partial_data_url=node.get("partialDataUrl"),
+                                   created_at=node.get("createdAt"))
             if self._clock() + interval > deadline:
                 self.client.execute(queries.BULK_CANCEL, {"id": op_id}, operation="BulkCancel")
                 raise PlatformError(

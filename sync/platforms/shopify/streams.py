@@ -233,7 +233,9 @@ class ShopStreams:
                 break
             variables["after"] = connection["pageInfo"]["endCursor"]
         if batch or newest:
-            yield batch.take({"updated_at": newest} if newest else None)
+            # Locations are read one after another: a level changed in one already read is missed while
+            # a later one shows a newer change. The cursor never passes the sync's start.
+            yield batch.take({"updated_at": _capped(newest, request.started_at)} if newest else None)
 
     def _location_levels(self, location: Mapping[str, Any], search: str | None) -> Iterator[dict[str, Any]]:
         conn = location["inventoryLevels"]
@@ -267,7 +269,7 @@ class ShopStreams:
             if batch.full():
                 yield batch.take(None)  # bulk rows come in no guaranteed order: no cursor until checked
         check_complete(outcome, count, spec.data_type, self.client.shop)
-        yield batch.take(self._bulk_state(newest, request))
+        yield batch.take(self._bulk_state(newest, request, outcome))
 
     def bulk_inventory(self, search: str | None, request: StreamRequest) -> Iterator[Page]:
         outcome, count, rows = self._bulk_rows(queries.BULK_INVENTORY, search, "inventory")
@@ -279,16 +281,25 @@ class ShopStreams:
             if batch.full():
                 yield batch.take(None)
         check_complete(outcome, count, "inventory", self.client.shop)
-        yield batch.take(self._bulk_state(newest, request))
+        yield batch.take(self._bulk_state(newest, request, outcome))
 
     @staticmethod
-    def _bulk_state(newest: str | None, request: StreamRequest) -> dict[str, Any] | None:
+    def _bulk_state(newest: str | None, request: StreamRequest, outcome: Any = None) -> dict[str, Any] | None:
         if newest:
-            return {"updated_at": newest}
+            # A bulk operation is no snapshot: it scans for minutes or hours, so a record changed behind
+            # the scan is missing while a later change ahead of it is in the file. The cursor stays at
+            # the operation's start (or the sync's, when Shopify did not say).
+            created = getattr(outcome, "created_at", None)
+            return {"updated_at": _capped(newest, parse_ts(created) if created else request.started_at)}
         if (request.state or {}).get("updated_at"):
             return None  # nothing changed: keep the cursor
         # An empty first export: start the cursor at the sync's start, so the next sync pages a delta.
         return {"updated_at": iso(request.started_at)}
+
+
+def _capped(newest: str, limit: datetime) -> str:
+    """`newest`, or `limit` when that is earlier: the cursor of a read whose records came in no time order."""
+    return newest if parse_ts(newest) <= limit else iso(limit)
 
 
 def _level_record(level: Mapping[str, Any], location: Mapping[str, Any]) -> Record:
