@@ -93,6 +93,16 @@ def test_transient_faults_are_retried(emu):
     assert emu.shop(DOMAIN).stats.requests["Customers"] == 6
 
 
+def test_an_internal_error_inside_a_200_is_retried(emu):
+    """Shopify reports a failure of its GraphQL layer as HTTP 200 with INTERNAL_SERVER_ERROR (not a 500);
+    it is as transient as a 500 and must not fail the data type."""
+    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
+    emu.inject("internal", times=2, operation="Customers")
+    _, customers = drain(conn, request("customers"))
+    assert len(customers) == 60
+    assert emu.shop(DOMAIN).stats.requests["Customers"] >= 3
+
+
 def test_retries_run_out_with_a_clear_error(emu):
     conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off", SHOPIFY_MAX_RETRIES="2")
     emu.inject("5xx", times=5, status=503, operation="Products")

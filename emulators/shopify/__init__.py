@@ -183,8 +183,9 @@ class ShopifyEmulator:
 
     def inject(self, kind: str, times: int = 1, *, status: int = 500, retry_after: float | None = None,
                delay: float = 0.0, operation: str | None = None) -> None:
-        """Queue `times` faults: "429" (with Retry-After), "5xx" (status), "slow" (delay), "drop"."""
-        if kind not in ("429", "5xx", "slow", "drop"):
+        """Queue `times` faults: "429" (with Retry-After), "5xx" (status), "slow" (delay), "drop",
+        "internal" (HTTP 200 with an INTERNAL_SERVER_ERROR error, as Shopify's GraphQL layer answers)."""
+        if kind not in ("429", "5xx", "slow", "drop", "internal"):
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
             self._faults += [Fault(kind, status, retry_after, delay, operation) for _ in range(times)]

@@ -31,7 +31,7 @@ RATE_DOC = "https://shopify.dev/api/usage/rate-limits"
 class Fault:
     """One injected failure, used up by the next matching request."""
 
-    kind: str  # "429" | "5xx" | "slow" | "drop"
+    kind: str  # "429" | "5xx" | "slow" | "drop" | "internal"
     status: int = 500
     retry_after: float | None = None
     delay: float = 0.0
@@ -90,6 +90,14 @@ class Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": f"{fault.retry_after if fault.retry_after is not None else 2.0:g}"}
             self._send(429, {"errors": "Exceeded 2 calls per second for api client. "
                                        "Reduce request rates to resume uninterrupted service."}, headers)
+            return True
+        if fault.kind == "internal":
+            # An error in Shopify's GraphQL layer comes as HTTP 200 with INTERNAL_SERVER_ERROR, not a 500.
+            request_id = "3221c58f-3446-4843-a452-a517787121c6"
+            self._send(200, {"errors": [{
+                "message": f"Internal error. Looks like something went wrong on our end.\nRequest ID: {request_id} "
+                           "(include this in support requests).",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]})
             return True
         self._send(fault.status, {"errors": "Internal Server Error"} if fault.status == 500
                    else b"<html><body>Service temporarily unavailable</body></html>",

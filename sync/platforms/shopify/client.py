@@ -127,9 +127,15 @@ class ShopifyClient:
         if status != 200:
             raise PlatformError(f"Shopify answered HTTP {status} to {operation} for {self.shop}")
         try:
-            return response.json()
+            answer = response.json()
         except ValueError as exc:
             raise Retryable("the answer was not JSON (cut short?)") from exc
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        if isinstance(errors, list) and any(isinstance(e, dict) and (e.get("extensions") or {}).get("code")
+                                            == "INTERNAL_SERVER_ERROR" for e in errors):
+            # Shopify's GraphQL layer reports its own failures as HTTP 200 with this code instead of a 500.
+            raise Retryable("HTTP 200 with INTERNAL_SERVER_ERROR")
+        return answer
 
     def execute(self, document: str, variables: Mapping[str, Any] | None = None, *,
                 operation: str) -> dict[str, Any]:
