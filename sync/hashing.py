@@ -34,6 +34,18 @@ def _drop_nul(raw: bytes) -> bytes:
     return _NUL_ESCAPE.sub(rb"\1", raw)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> bytes:
+    # json.loads keeps an unpaired "\ud83d" escape (a truncated emoji) as a lone surrogate, which UTF-8
+    # cannot encode (and PostgreSQL's jsonb refuses as an escape): it becomes U+FFFD, as a decoder would.
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -58,14 +70,14 @@ if orjson is not None:
         try:
             raw = orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError is a TypeError
-            raw = _stdlib_json(data).encode("utf-8")
+            raw = _utf8(_stdlib_json(data))
         # NUL characters are dropped: PostgreSQL's jsonb refuses "\u0000" and the platforms never mean it.
         return _drop_nul(raw) if _NUL_BYTES in raw else raw
 else:
     def canonical_json_bytes(data: Mapping[str, Any]) -> bytes:
         """The canonical text as UTF-8 (what is hashed)."""
         text = _stdlib_json(data)
-        raw = text.encode("utf-8")
+        raw = _utf8(text)
         return _drop_nul(raw) if _NUL_BYTES in raw else raw
 
 

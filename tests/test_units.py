@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sync import dedup, schedule
 from sync.crypto import SecretBox
 from sync.errors import ConfigError, CredentialError
-from sync.hashing import canonical_json, content_hash
+from sync.hashing import canonical_json, content_hash, serialize
 from sync.ids import data_table, normalize_uuid, sku_cache_table
 from sync.logs import Redactor
 from sync.models import Record
@@ -54,6 +54,16 @@ def test_dropping_nul_keeps_an_escaped_backslash_u0000_text_intact():
         text = canonical_json(data)
         expected = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
         assert json.loads(text) == expected
+
+
+def test_lone_surrogate_from_a_truncated_emoji_is_stored_not_fatal():
+    # json.loads keeps an unpaired "\\ud83d" (a truncated emoji in a note) as a lone surrogate, which
+    # cannot be encoded as UTF-8: the record must still serialize (one bad note must not block its data
+    # type forever), stably, as valid JSON.
+    data = json.loads('{"note": "trunc \\ud83d end", "ok": "\\ud83d\\ude00"}')
+    text, digest = serialize(data)
+    assert json.loads(text) == {"note": "trunc \ufffd end", "ok": "\U0001F600"}
+    assert serialize(data) == (text, digest)
 
 
 def test_classify_counts_new_updated_unchanged_and_repeats():
