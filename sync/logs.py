@@ -23,7 +23,9 @@ _PATTERNS = [
     re.compile(r"(shpat_|shpca_|shppa_|shpss_)[A-Za-z0-9]{8,}"),
     re.compile(r"Atzr\|[A-Za-z0-9\-_|.=]+"),  # LWA refresh tokens
     re.compile(r"Atza\|[A-Za-z0-9\-_|.=]+"),  # LWA access tokens
-    re.compile(r"(?i)(x-shopify-access-token|x-amz-access-token|authorization)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    # An Authorization value's scheme ("Bearer ", "Basic ") stays; the credential after it goes.
+    re.compile(r"(?i)(x-shopify-access-token|x-amz-access-token|authorization)"
+               r"(['\"]?\s*[:=]\s*['\"]?(?:(?:bearer|basic|token)\s+)?)[^\s'\",}]+"),
 ]
 
 

@@ -107,6 +107,14 @@ def test_redactor_scrubs_known_values_and_token_shapes():
     assert "Atzr|IwEB" not in text
 
 
+def test_redaction_covers_the_token_after_an_authorization_scheme():
+    redactor = Redactor()
+    for text in ("Authorization: Bearer zzz123token", "{'Authorization': 'Bearer zzz123token'}",
+                 '"authorization": "Basic zzz123token"'):
+        scrubbed = redactor.scrub(text)
+        assert "zzz123token" not in scrubbed and "***" in scrubbed, scrubbed
+
+
 def test_secret_strings_keep_identifying_fields_visible():
     from sync.crypto import secret_strings
 
