@@ -235,7 +235,7 @@ def test_listings_decode_utf8_and_gzip_windows_1252_reports():
         assert "Geschenkbox – 5 € #5" in names and "Trinkflasche “Öko” #4" in names
 
 
-@pytest.mark.parametrize("outcome", ["FATAL", "CANCELLED"])
+@pytest.mark.parametrize("outcome", ["FATAL"])
 def test_report_that_does_not_finish_is_a_clear_error(outcome):
     with emulator() as emu:
         emu.add_seller("rt-fatal", listings=5)
@@ -246,6 +246,21 @@ def test_report_that_does_not_finish_is_a_clear_error(outcome):
                 drain(conn.fetch(request("products")))
         finally:
             conn.close()
+
+
+def test_a_marketplace_without_listings_is_an_empty_snapshot_not_an_error():
+    """Amazon cancels a report on its own when there is no data to return (Reports API model:
+    processingStatus CANCELLED). A seller with no listings in one marketplace still syncs the others."""
+    with emulator() as emu:
+        emu.add_seller("rt-empty", listings=30, marketplaces=[GB, DE])
+        emu.seller("rt-empty").seeder.data.listings[DE] = []
+        conn = connect(emu, "rt-empty")
+        try:
+            records, pages = drain(conn.fetch(request("products")))
+        finally:
+            conn.close()
+        assert len(records) == 30 and all("|" not in r.external_id for r in records)
+        assert pages[-1].state and set(pages[-1].state["report_ids"]) == {GB, DE}
 
 
 def test_a_retry_reuses_the_report_already_requested():

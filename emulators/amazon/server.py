@@ -485,6 +485,9 @@ class AmazonEmulator:
         report = Report(report_id=str(50000000000 + _secrets.randbelow(10**10)),
                         report_type=report_type, marketplace_ids=list(marketplaces), created=now,
                         created_mono=time.monotonic(), outcome=seller.report_outcome)
+        if report.outcome == "DONE" and not seller.seeder.data.listings.get(marketplaces[0]):
+            # Amazon cancels a report by itself when there is no data to return (Reports API model).
+            report.outcome = "CANCELLED"
         if report.outcome == "DONE":
             report.document_id = self._make_listing_document(seller, marketplaces[0])
         elif report.outcome == "FATAL":

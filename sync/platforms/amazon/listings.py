@@ -2,8 +2,9 @@
 
 Per marketplace: reuse a listings report requested recently (IN_QUEUE, IN_PROGRESS or DONE within
 `AMAZON_REPORT_REUSE_MINUTES`, found with getReports) so that a retried sync does not queue another one;
-otherwise createReport. Then poll getReport with growing waits until DONE (FATAL / CANCELLED: a clear
-error), getReportDocument, download (gunzip, decode), parse the TSV and yield pages of 250 rows.
+otherwise createReport. Then poll getReport with growing waits until DONE (FATAL: a clear error;
+CANCELLED, which Amazon does by itself when there is no data: an empty catalogue), getReportDocument,
+download (gunzip, decode), parse the TSV and yield pages of 250 rows.
 
 Record ids: the seller SKU for the integration's first marketplace; `<sku>|<marketplaceId>` for the same
 SKU in another marketplace of the account (listings differ per marketplace: price, status). `data` is the
@@ -88,7 +89,11 @@ class ListingsFetcher:
             status = report.get("processingStatus")
             if status == "DONE":
                 return report
-            if status in ("FATAL", "CANCELLED"):
+            if status == "CANCELLED":
+                # We never cancel a report: Amazon cancels one by itself when there is no data to return.
+                log.info("Amazon listings report %s for %s was CANCELLED: no listings there", report_id, marketplace)
+                return report
+            if status == "FATAL":
                 raise PlatformError(
                     f"Amazon could not produce the listings report for marketplace {marketplace} "
                     f"(report {report_id} ended {status}); the next sync will request a new one.")
@@ -119,6 +124,9 @@ class ListingsFetcher:
 
     def _pages(self, report: dict[str, Any], marketplace: str, primary: str,
                final_state: dict[str, Any] | None) -> Iterator[Page]:
+        if report.get("processingStatus") == "CANCELLED":  # no data to return: an empty catalogue
+            yield Page(records=[], state=final_state)
+            return
         document_id = report.get("reportDocumentId")
         if not document_id:
             raise PlatformError(f"Amazon marked listings report {report.get('reportId')} DONE without a document.")
