@@ -153,3 +153,36 @@ def test_undecryptable_credential_fails_that_integration_only(settings, tmp_path
     row = integration_row(settings, broken)
     assert "cannot be decrypted" in row["error_message"]
     assert integration_row(settings, fine)["status"] == "connected"
+
+
+def test_worker_that_lost_its_lease_leaves_the_new_holders_schedule_alone(settings):
+    # A's lease expired, B claimed the integration and finished first; A's late finish records its attempt
+    # but must not overwrite B's outcome (status, error, failures, next sync).
+    import uuid
+
+    from sync.models import ScheduleUpdate, SyncResult
+    from sync.store import open_store
+
+    client, cred = add(settings)
+    store = open_store(settings)
+    try:
+        now = datetime.now(timezone.utc)
+        assert store.claim_next(now - timedelta(hours=1), RunParams(), "worker-a", now - timedelta(minutes=30),
+                                []).credential_id == cred
+        assert store.claim_next(now, RunParams(), "worker-b", now + timedelta(minutes=15), []).credential_id == cred
+
+        def attempt(success: bool) -> SyncResult:
+            return SyncResult(run_id=str(uuid.uuid4()), credential_id=cred, client_id=client, platform_type="shopify",
+                              triggered_by="cron", started_at=now, finished_at=now, success=success,
+                              error_message=None if success else "another worker took over this integration")
+
+        b_next = now + timedelta(hours=24)
+        store.finish_attempt(attempt(True), ScheduleUpdate("connected", None, 0, now, b_next), "worker-b")
+        store.finish_attempt(attempt(False), ScheduleUpdate("error", "another worker took over this integration", 1,
+                                                            None, now + timedelta(minutes=15)), "worker-a")
+    finally:
+        store.close()
+    row = integration_row(settings, cred)
+    assert (row["status"], row["error_message"], row["consecutive_failures"]) == ("connected", None, 0)
+    assert row["next_sync_at"] == b_next
+    assert len(results(settings, cred)) == 2  # both attempts are recorded

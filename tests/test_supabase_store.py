@@ -79,6 +79,10 @@ def test_engine_undecryptable_credential(settings, tmp_path):
     engine_tests.test_undecryptable_credential_fails_that_integration_only(settings, tmp_path)
 
 
+def test_engine_lost_lease_leaves_the_new_holders_schedule_alone(settings):
+    engine_tests.test_worker_that_lost_its_lease_leaves_the_new_holders_schedule_alone(settings)
+
+
 def test_one_write_call_per_page(settings, supabase_project):
     shop = engine_tests.FakeShop.generate(orders=120, products=30)  # pages of 50: 3 + 1
     add(settings, domain="p.myshopify.com")

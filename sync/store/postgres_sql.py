@@ -195,7 +195,7 @@ UPDATE client_api_credentials
 SET status = %(status)s, error_message = %(error_message)s, consecutive_failures = %(consecutive_failures)s,
     last_sync_at = COALESCE(%(last_sync_at)s, last_sync_at), next_sync_at = %(next_sync_at)s,
     locked_by = NULL, locked_until = NULL, updated_at = %(now)s
-WHERE credential_id = %(credential_id)s AND (locked_by = %(worker_id)s OR locked_by IS NULL)
+WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
 """
 
 START_RUN = """

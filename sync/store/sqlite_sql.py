@@ -170,7 +170,7 @@ UPDATE client_api_credentials
 SET status = :status, error_message = :error_message, consecutive_failures = :consecutive_failures,
     last_sync_at = COALESCE(:last_sync_at, last_sync_at), next_sync_at = :next_sync_at,
     locked_by = NULL, locked_until = NULL, updated_at = :now
-WHERE credential_id = :credential_id AND (locked_by = :worker_id OR locked_by IS NULL)
+WHERE credential_id = :credential_id AND locked_by = :worker_id
 """
 
 START_RUN = """

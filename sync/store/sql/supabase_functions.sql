@@ -403,7 +403,7 @@ BEGIN
         next_sync_at = (p_schedule->>'next_sync_at')::timestamptz,
         locked_by = NULL, locked_until = NULL, updated_at = (p_result->>'finished_at')::timestamptz
     WHERE credential_id = (p_result->>'credential_id')::uuid
-      AND (locked_by = p_worker_id OR locked_by IS NULL);
+      AND locked_by = p_worker_id;
     RETURN FOUND;
 END
 $$;
