@@ -31,6 +31,19 @@ def test_success_schedule_stays_anchored_at_midnight():
     assert schedule.next_after_success(None, started, 6, finished) == started + timedelta(hours=6)
 
 
+def test_huge_frequency_schedules_far_ahead_instead_of_crashing():
+    # `credentials add --frequency-hours 100000000` is accepted (> 0); its schedule must not overflow the
+    # calendar (an OverflowError after a successful sync left the result unrecorded and the lease held).
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for hours in (100_000_000, 2_147_483_647):
+        assert schedule.next_after_success(None, now, hours, now) > now + timedelta(days=365 * 50)
+        assert schedule.next_after_success(now, now, hours, now) > now + timedelta(days=365 * 50)
+        assert schedule.next_after_failure(3, hours, now) == now + timedelta(hours=1)
+    # A row edited by hand to 0 or less (no CHECK constraint on older tables) syncs hourly, not crash.
+    for hours in (0, -5):
+        assert schedule.next_after_success(now - timedelta(minutes=30), now, hours, now) == now + timedelta(minutes=30)
+
+
 def test_failure_backoff_doubles_and_is_capped_by_frequency():
     now = datetime(2026, 1, 1, tzinfo=UTC)
     delays = [schedule.next_after_failure(n, 24, now) - now for n in range(1, 9)]
