@@ -48,8 +48,11 @@ class BulkRunner:
     def run(self, query: str, what: str) -> BulkOutcome:
         """Start the operation (after any one still running for this app) and wait until it finishes."""
         deadline = self._clock() + self.options.bulk_timeout_seconds
+        # A version past its support is served as the oldest supported one: the served version decides.
+        version = getattr(self.client, "served_version", None) or getattr(self.client, "api_version", "")
+        document = queries.BULK_RUN_GROUPED if version >= queries.GROUP_OBJECTS_SINCE else queries.BULK_RUN
         for _ in range(2):
-            payload = self.client.execute(queries.BULK_RUN, {"query": query},
+            payload = self.client.execute(document, {"query": query},
                                           operation="BulkRun")["bulkOperationRunQuery"]
             errors = payload.get("userErrors") or []
             if not errors and payload.get("bulkOperation"):

@@ -58,6 +58,8 @@ class ShopifyClient:
                  pacer: CostPacer | None = None, sleep: Callable[[float], None] = time.sleep):
         self.shop = shop_domain
         self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+        self.api_version = api_version
+        self.served_version: str | None = None  # X-Shopify-API-Version: an unsupported version falls forward
         self.options = options
         self.session = session or requests.Session()
         self.pacer = pacer or CostPacer(sleep=sleep, expected={k: float(v) for k, v in REQUESTED_COST.items()})
@@ -126,6 +128,7 @@ class ShopifyClient:
             raise PlatformError(f"Shopify shop {self.shop} is locked (HTTP 423); contact Shopify support")
         if status != 200:
             raise PlatformError(f"Shopify answered HTTP {status} to {operation} for {self.shop}")
+        self.served_version = response.headers.get("X-Shopify-API-Version") or self.served_version
         try:
             answer = response.json()
         except ValueError as exc:
