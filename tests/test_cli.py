@@ -166,3 +166,16 @@ def test_connection_test_error_never_quotes_a_secret(settings):
     finally:
         store.close()
     assert leaky_token not in str(failure.value) and "***" in str(failure.value)
+
+
+@pytest.mark.parametrize("password, leaked", [
+    ("pa@ss-w0rd-secret", "ss-w0rd-secret"),  # an unencoded "@": libpq takes the rest for the host name
+    ("s3cr et PW-secret", "s3cr et PW-secret"),  # an unencoded space: libpq quotes the password back
+    ("s3cr%ZZetPW-secret", "ZZetPW-secret"),  # a bad percent escape: likewise
+])
+def test_bad_database_url_exits_2_without_echoing_its_password(tmp_path, password, leaked):
+    env = {"DATABASE_URL": f"postgresql://postgres:{password}@127.0.0.1:5432/test", "LOG_DIR": str(tmp_path)}
+    out = run(make_settings("sqlite", tmp_path), "-m", "sync", "status", extra_env=env)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "DATABASE_URL" in out.stderr
+    assert leaked not in out.stdout + out.stderr

@@ -7,10 +7,12 @@ Prepared statements are off (`prepare_threshold=None`) because Supabase's transa
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from typing import Any, Iterator, Sequence
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.rows import dict_row
@@ -28,6 +30,20 @@ def _integration(row: dict[str, Any]) -> Integration:
     return Integration(**row)
 
 
+def _scrub_password(dsn: str, message: str) -> str:
+    """`message` without the URL's password, nor any piece of it a URL delimiter would cut off."""
+    rest = dsn.split("://", 1)[-1]
+    userinfo = rest[:rest.rfind("@")] if "@" in rest else ""
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    if not password:
+        return message
+    pieces = {password, unquote(password), *re.split(r"[@:/?#%\s]", password)}
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 3 and piece in message:
+            message = message.replace(piece, "***")
+    return message
+
+
 class PostgresStore:
     kind = "postgres"
 
@@ -37,9 +53,11 @@ class PostgresStore:
                 dsn, autocommit=True, prepare_threshold=None, row_factory=dict_row,
                 connect_timeout=connect_timeout, application_name="api_sync",
             )
-        except psycopg.OperationalError as exc:
-            # The message names host and database, never the password.
-            raise ConfigError(f"cannot connect to DATABASE_URL: {str(exc).strip().splitlines()[0]}") from None
+        except psycopg.Error as exc:
+            # The message names host and database; a malformed URL (an unencoded "@" or space in the
+            # password) can make libpq quote the password or a piece of it: those are scrubbed.
+            message = _scrub_password(dsn, (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+            raise ConfigError(f"cannot connect to DATABASE_URL: {message}") from None
         self._ready_tables: set[str] = set()
 
     def close(self) -> None:
