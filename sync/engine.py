@@ -156,8 +156,9 @@ class SyncEngine:
 
     def _worker(self, worker_id: str, run_id: str, params: RunParams, attempted: set[str], lock: threading.Lock,
                 summary: RunSummary, leases: LeaseKeeper) -> None:
-        store = self._store_factory()
+        store: Store | None = None
         try:
+            store = self._store_factory()  # may fail too (e.g. too many connections): counted like the rest
             while True:
                 # The lock spans the claim: with a snapshot taken before it, an integration another
                 # worker had just finished (a fast failure, lease released) could be claimed twice in
@@ -177,7 +178,8 @@ class SyncEngine:
             with lock:
                 summary.worker_errors.append(self._redactor.scrub(f"database error: {type(exc).__name__}: {exc}"))
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     # -- one integration ----------------------------------------------------------------------------
     def _sync_integration(self, store: Store, integration: Integration, run_id: str, params: RunParams,

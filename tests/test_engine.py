@@ -186,3 +186,29 @@ def test_worker_that_lost_its_lease_leaves_the_new_holders_schedule_alone(settin
     assert (row["status"], row["error_message"], row["consecutive_failures"]) == ("connected", None, 0)
     assert row["next_sync_at"] == b_next
     assert len(results(settings, cred)) == 2  # both attempts are recorded
+
+
+def test_worker_that_cannot_open_its_connection_fails_the_run_not_the_others(settings):
+    # README: a worker whose database connection fails stops; the run counts it (exit code 1, `errors`),
+    # the other workers go on, and the run row is finished.
+    import threading
+
+    from sync.errors import ConfigError
+    from sync.store import open_store
+
+    add(settings)
+    add(settings)
+
+    def factory():
+        if threading.current_thread().name == "sync_1":
+            raise ConfigError("cannot connect to DATABASE_URL: too many connections")
+        return open_store(settings)
+
+    summary = engine(settings, {}, store_factory=factory).run(RunParams(), workers=2)
+    assert summary.synced == 2 and summary.exit_code == 1
+    assert len(summary.worker_errors) == 1 and "too many connections" in summary.worker_errors[0]
+    store = open_store(settings)
+    try:
+        assert store.get_run(summary.run_id)["status"] == "partial"
+    finally:
+        store.close()
