@@ -415,3 +415,20 @@ def test_a_first_sync_moves_the_cursor_slice_by_slice():
         states = [p.state["last_updated_before"] for p in pages if p.state]
         assert len(states) == 4 and states == sorted(states)  # 120 days in 30-day slices, oldest first
         assert emu.counters.calls["getOrders"] == 4
+
+
+# ----- report document decoding (no network) -------------------------------------------------------------
+@pytest.mark.parametrize("declared, body, expected", [
+    # Japanese flat files are Windows-31J (cp932) even when labelled Shift_JIS: ① and ～ are not in Shift_JIS.
+    ("Shift_JIS", "seller-sku\titem-name\nJP-1\t丸数字①～\n".encode("cp932"), "丸数字①～"),
+    # ISO-8859-1 labels mean windows-1252 (as browsers read them): € is 0x80, not a control character.
+    ("ISO-8859-1", "seller-sku\titem-name\nFR-1\tBoîte – 5 €\n".encode("cp1252"), "Boîte – 5 €"),
+])
+def test_a_declared_charset_is_read_as_what_amazon_actually_writes(declared, body, expected):
+    import io
+
+    from sync.platforms.amazon.documents import DownloadedDocument, choose_encoding, iter_rows
+
+    doc = DownloadedDocument(io.BytesIO(body), declared)
+    rows = list(iter_rows(doc, choose_encoding(doc, "A1VC38T7YXB528" if declared == "Shift_JIS" else DE)))
+    assert rows[0]["item-name"] == expected

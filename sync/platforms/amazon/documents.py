@@ -25,6 +25,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Legacy encodings of flat files by marketplace (when the document is not valid UTF-8 and says nothing).
 LEGACY_ENCODINGS = {"A1VC38T7YXB528": "cp932"}  # Japan: Shift_JIS (Windows-31J)
 DEFAULT_LEGACY = "cp1252"
+# Labels read as the superset Amazon actually writes (as browsers do): Japanese flat files are
+# Windows-31J even when labelled Shift_JIS (① ～ and the like are not in Shift_JIS), and an ISO-8859-1
+# label means windows-1252 (€ – “ ” are 0x80-0x9F there, control characters in ISO-8859-1).
+SUPERSETS = {"shift_jis": "cp932", "iso8859-1": "cp1252", "ascii": "cp1252"}
 
 
 class DocumentExpired(Exception):
@@ -85,7 +89,8 @@ def _decodes_as(body: IO[bytes], encoding: str) -> bool:
 def choose_encoding(doc: DownloadedDocument, marketplace_id: str) -> str:
     if doc.declared_charset:
         try:
-            return codecs.lookup(doc.declared_charset).name
+            name = codecs.lookup(doc.declared_charset).name
+            return SUPERSETS.get(name, name)
         except LookupError:
             pass  # an unknown label: fall through to detection
     if _decodes_as(doc.body, "utf-8"):
