@@ -432,3 +432,39 @@ def test_a_declared_charset_is_read_as_what_amazon_actually_writes(declared, bod
     doc = DownloadedDocument(io.BytesIO(body), declared)
     rows = list(iter_rows(doc, choose_encoding(doc, "A1VC38T7YXB528" if declared == "Shift_JIS" else DE)))
     assert rows[0]["item-name"] == expected
+
+
+def test_next_pages_of_orders_repeat_the_filters_with_the_token():
+    """Orders model: "NextToken doesn't affect any filters that you include in your request; it only impacts
+    the pagination"; its sandbox example of a next page sends the filter with the NextToken (and so does
+    python-amazon-sp-api's load_all_pages). A next page asked with the token alone relies on undocumented
+    behaviour."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from sync.models import StreamRequest
+    from sync.platforms.amazon.orders import fetch_orders
+
+    class Orders:
+        restricted_data_token = None
+
+        def __init__(self):
+            self.calls = []
+
+        def get_orders(self, **params):
+            self.calls.append(params)
+            token = None if "NextToken" in params else "tok-2"
+            return SimpleNamespace(payload={"Orders": [], **({"NextToken": token} if token else {})}, headers={})
+
+    class Caller:
+        def call(self, operation, fn):
+            return fn()
+
+    client = Orders()
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    req = StreamRequest("orders", {"last_updated_before": "2026-01-01T11:00:00Z"}, timedelta(minutes=10), now,
+                        lambda ids: {})
+    list(fetch_orders(Caller(), client, req, [US], AmazonTuning(), None, now=lambda: now))
+    first, second = client.calls
+    assert second["NextToken"] == "tok-2"
+    assert {k: v for k, v in second.items() if k != "NextToken"} == first

@@ -108,11 +108,12 @@ def _slice(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, ma
     state = {"last_updated_before": iso(before)}
     next_token: str | None = None
     while True:
+        # A next page repeats the filters with its NextToken, as the Orders model's sandbox example does
+        # ("NextToken doesn't affect any filters that you include in your request").
+        params: dict[str, Any] = {"LastUpdatedAfter": iso(after), "LastUpdatedBefore": iso(before),
+                                  "MarketplaceIds": list(marketplace_ids), "MaxResultsPerPage": tuning.orders_page_size}
         if next_token:
-            params: dict[str, Any] = {"NextToken": next_token, "MarketplaceIds": list(marketplace_ids)}
-        else:
-            params = {"LastUpdatedAfter": iso(after), "LastUpdatedBefore": iso(before),
-                      "MarketplaceIds": list(marketplace_ids), "MaxResultsPerPage": tuning.orders_page_size}
+            params["NextToken"] = next_token
 
         def get_orders() -> Any:
             # Inside the attempt: a retry after a 403 picks up a renewed token.
