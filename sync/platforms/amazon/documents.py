@@ -27,8 +27,9 @@ LEGACY_ENCODINGS = {"A1VC38T7YXB528": "cp932"}  # Japan: Shift_JIS (Windows-31J)
 DEFAULT_LEGACY = "cp1252"
 # Labels read as the superset Amazon actually writes (as browsers do): Japanese flat files are
 # Windows-31J even when labelled Shift_JIS (① ～ and the like are not in Shift_JIS), and an ISO-8859-1
-# label means windows-1252 (€ – “ ” are 0x80-0x9F there, control characters in ISO-8859-1).
-SUPERSETS = {"shift_jis": "cp932", "iso8859-1": "cp1252", "ascii": "cp1252"}
+# label means windows-1252 (€ – “ ” are 0x80-0x9F there, control characters in ISO-8859-1); a UTF-8
+# label is read without a byte-order mark, which would otherwise stick to the first column's name.
+SUPERSETS = {"shift_jis": "cp932", "iso8859-1": "cp1252", "ascii": "cp1252", "utf-8": "utf-8-sig"}
 
 
 class DocumentExpired(Exception):
