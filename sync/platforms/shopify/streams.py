@@ -4,9 +4,11 @@ Cursor (`Page.state`): `{"updated_at": "<largest updatedAt committed>"}`. A sync
 `updated_at:>='<cursor - lookback>'`; the overlap is absorbed by the engine's dedup.
 - orders, products, customers are read in `sortKey: UPDATED_AT` order, so every page may carry the cursor
   of its last record: everything before it has been handed over.
-- inventory levels come per location, in no global order: the cursor moves on the last page only.
+- inventory levels come per location, in no global order: the cursor moves on the last page only, and
+  never past the sync's start (a level changed behind the read is missed while a later one is seen).
 - a bulk result comes in no guaranteed order and is only trustworthy once its line count matches the
-  operation's: the cursor moves on its last page, after the check.
+  operation's: the cursor moves on its last page, after the check, and never past the operation's
+  start (the operation scans for minutes or hours; it is no snapshot).
 """
 
 from __future__ import annotations
