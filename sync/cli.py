@@ -40,10 +40,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | N
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(*headers, title=title)
     for row in rows:
-        table.add_row(*(_fmt(v) for v in row))
+        # Text, not markup: a name or an error with "[/...]" in it is shown as it is.
+        table.add_row(*(Text(_fmt(v)) for v in row))
     Console(soft_wrap=True).print(table)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .models import Integration, StreamCounts, SyncResult
 
@@ -29,7 +31,8 @@ class RichProgress:
 
     @staticmethod
     def _label(integration: Integration) -> str:
-        return f"{integration.platform_type} · {integration.display_name or integration.credential_id[:8]}"
+        # Descriptions are rich markup: a name with "[/...]" in it is escaped to show as it is.
+        return escape(f"{integration.platform_type} · {integration.display_name or integration.credential_id[:8]}")
 
     def integration_started(self, integration: Integration) -> None:
         with self._lock:
@@ -58,11 +61,11 @@ class RichProgress:
                       "error", title="Sync summary")
         for integration, result in self._results:
             streams = result.streams.values()
-            table.add_row(integration.client_id, integration.platform_type, integration.display_name or "-",
+            table.add_row(integration.client_id, integration.platform_type, Text(integration.display_name or "-"),
                           "✅ ok" if result.success else "❌ failed", str(result.records_fetched),
                           str(sum(s.new for s in streams)), str(sum(s.updated for s in streams)),
                           str(sum(s.unchanged for s in streams)), f"{result.duration_seconds:.1f}",
-                          result.error_message or "")
+                          Text(result.error_message or ""))
         if not self._results:
             self.console.print("Nothing to sync: no active integration matched.")
         else:

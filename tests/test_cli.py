@@ -179,3 +179,40 @@ def test_bad_database_url_exits_2_without_echoing_its_password(tmp_path, passwor
     assert out.returncode == 2, out.stdout + out.stderr
     assert "DATABASE_URL" in out.stderr
     assert leaked not in out.stdout + out.stderr
+
+
+def test_tables_show_square_brackets_as_text(monkeypatch):
+    # A store name or an error message with "[/...]" (a URL path, say) is text, not rich markup:
+    # `status` on a terminal and the manual script's summary must print it, not crash.
+    import io
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from sync import cli
+    from sync.models import Integration, StreamCounts, SyncResult
+    from sync.progress import RichProgress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Tty()
+    monkeypatch.setattr(sys, "stdout", screen)
+    cli._table(["name", "last error"], [["Shop [/] one", "HTTP 404 for [/admin/api/graphql.json]"]])
+    assert "[/admin/api/graphql.json]" in screen.getvalue()
+
+    out = io.StringIO()
+    integration = Integration(credential_id=str(uuid.uuid4()), client_id=str(uuid.uuid4()), platform_type="shopify",
+                              display_name="Shop [/] two", credentials=None)
+    now = datetime.now(timezone.utc)
+    result = SyncResult(run_id=str(uuid.uuid4()), credential_id=integration.credential_id,
+                        client_id=integration.client_id, platform_type="shopify", triggered_by="manual",
+                        started_at=now, finished_at=now, error_message="orders: HTTP 404 for [/x]",
+                        streams={"orders": StreamCounts(fetched=1, new=1)})
+    with RichProgress(Console(file=out, width=200)) as progress:
+        progress.integration_started(integration)
+        progress.page_stored(integration, "orders", result.streams["orders"])
+        progress.integration_finished(integration, result)
+    progress.print_summary()
+    assert "Shop [/] two" in out.getvalue() and "[/x]" in out.getvalue()
