@@ -128,6 +128,24 @@ def test_redaction_covers_the_token_after_an_authorization_scheme():
         assert "zzz123token" not in scrubbed and "***" in scrubbed, scrubbed
 
 
+def test_a_malformed_log_call_never_raises_into_the_sync(tmp_path, monkeypatch):
+    # Without a filter, logging reports a bad format call on stderr and goes on; the redacting filter
+    # must not turn it into an exception at the caller (a library's log line would fail a data type).
+    import logging
+
+    from sync.logs import setup_logging
+
+    log = setup_logging("units_bad_log", str(tmp_path), "INFO", Redactor(["my-very-secret-value"]), console=False)
+    root = logging.getLogger()  # ours alone (pytest's capture handler re-raises logging errors itself)
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if getattr(h, "_api_sync", False)])
+    log.info("two %s %s", "my-very-secret-value")
+    log.info("fine %s", "my-very-secret-value")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = (tmp_path / "units_bad_log.log").read_text()
+    assert "my-very-secret-value" not in text and "fine ***" in text and "two %s %s" in text
+
+
 def test_secret_strings_keep_identifying_fields_visible():
     from sync.crypto import secret_strings
 
