@@ -216,3 +216,10 @@ def test_tables_show_square_brackets_as_text(monkeypatch):
         progress.integration_finished(integration, result)
     progress.print_summary()
     assert "Shop [/] two" in out.getvalue() and "[/x]" in out.getvalue()
+
+
+def test_unusable_sqlite_path_exits_2(tmp_path):
+    # SPEC: bad configuration exits 2 with a message (not a traceback).
+    out = run(make_settings("sqlite", tmp_path), "-m", "sync", "status", extra_env={"SQLITE_PATH": str(tmp_path)})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "SQLITE_PATH" in out.stderr and "Traceback" not in out.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
+from ..errors import ConfigError
 from ..ids import data_table, quote_ident, sku_cache_table
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
 from . import sqlite_sql as SQL
@@ -106,12 +107,15 @@ class SqliteStore:
     kind = "sqlite"
 
     def __init__(self, path: str):
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN ourselves; check_same_thread: one store per thread anyway,
         # but the lease keeper opens and closes its own from another thread.
-        self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        except (sqlite3.Error, OSError) as exc:  # a directory, no permission, not a database: bad configuration
+            raise ConfigError(f"cannot open the SQLite database {path} (SQLITE_PATH): {exc}") from None
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=60000")
         self._ready_tables: set[str] = set()
