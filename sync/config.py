@@ -10,7 +10,7 @@ from typing import Mapping
 from .errors import ConfigError
 
 # A supported Admin API version, pinned so that a Shopify release never changes what we send.
-DEFAULT_SHOPIFY_API_VERSION = "2025-01"
+DEFAULT_SHOPIFY_API_VERSION = "2026-10"
 
 
 def env_number(env: Mapping[str, str], name: str, default: float, minimum: float = 0, *,

@@ -239,4 +239,6 @@ def test_the_served_api_version_is_remembered():
         emu.add_shop("v.myshopify.com", "shpat_v_secret_token")
         conn = connect(emu, "v.myshopify.com", "shpat_v_secret_token")
         conn.test()
-        assert conn.client.served_version == "2025-01"
+        from sync.config import DEFAULT_SHOPIFY_API_VERSION
+
+        assert conn.client.served_version == DEFAULT_SHOPIFY_API_VERSION

@@ -178,6 +178,8 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
 
     schema.get_type("InventoryLevel").fields["quantities"].resolve = quantities
 
-    m["bulkOperationRunQuery"].resolve = lambda root, info, query: shop(info).run_bulk(query)
+    # groupObjects (API 2025-10 on): the emulator always writes children right after their parent,
+    # which is the grouped output the fetcher asks for.
+    m["bulkOperationRunQuery"].resolve = lambda root, info, query, groupObjects=None: shop(info).run_bulk(query)
     m["bulkOperationCancel"].resolve = lambda root, info, id: shop(info).cancel_bulk(id)
     return schema
