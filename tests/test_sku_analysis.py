@@ -137,6 +137,16 @@ def test_days_of_cover_and_average(settings):
     assert cache["NO-STOCK-DATA"]["inventory_available"] is None and cache["NO-STOCK-DATA"]["days_of_cover"] is None
 
 
+def test_two_shopify_variants_with_one_sku_add_up_at_a_location(settings):
+    # Shopify lets two variants (two inventory items) carry the same SKU: their stock at one location is
+    # two quantities, not one reported twice (that is Amazon's pooled FBA stock).
+    client, shop, _ = new_ids()
+    store_records(settings, client, shop, "shopify", "inventory", [
+        shopify_level("TWIN", 1, 1, 4), shopify_level("TWIN", 2, 1, 6), shopify_level("TWIN", 2, 2, 1),
+    ])
+    assert analyse(settings, client)["TWIN"]["inventory_available"] == 11
+
+
 def test_cover_rounds_exactly(settings):
     client, shop, _ = new_ids()
     store_records(settings, client, shop, "shopify", "orders", [shopify_order(1, AS_OF - DAY, [("A", 7, "7")])])

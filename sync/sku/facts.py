@@ -62,7 +62,7 @@ class CatalogueEntry:
 class Stock:
     """Units available to sell of one SKU in one stock pool.
 
-    A pool is where one quantity lives: a Shopify location, or an Amazon seller's FBA stock. Amazon
+    A pool is where one quantity lives: a Shopify inventory item at a location, or an Amazon seller's FBA stock. Amazon
     reports the same pooled FBA stock again in each marketplace of a region, so within a pool the
     largest figure counts, and pools add up.
     """
@@ -232,7 +232,9 @@ def shopify_inventory(data: Mapping[str, Any], credential_id: str, external_id: 
     if available is None:
         return
     pool = text(location.get("id")) or text(data.get("locationId")) or external_id
-    yield Stock(sku=sku, platform="shopify", pool=f"{credential_id}:{pool}", available=available)
+    # One level is one inventory item at one location: two variants sharing a SKU are two quantities there.
+    item = text(_path(data, "item", "id")) or text(_path(data, "inventoryItem", "id")) or external_id
+    yield Stock(sku=sku, platform="shopify", pool=f"{credential_id}:{pool}:{item}", available=available)
 
 
 def amazon_inventory(data: Mapping[str, Any], credential_id: str) -> Iterable[Stock]:
