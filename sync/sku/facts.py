@@ -62,9 +62,9 @@ class CatalogueEntry:
 class Stock:
     """Units available to sell of one SKU in one stock pool.
 
-    A pool is where one quantity lives: a Shopify inventory item at a location, or an Amazon seller's FBA stock. Amazon
-    reports the same pooled FBA stock again in each marketplace of a region, so within a pool the
-    largest figure counts, and pools add up.
+    A pool is where one quantity lives: a Shopify inventory item at a location, or an Amazon seller's
+    FBA stock. Amazon reports the same pooled FBA stock again in each marketplace of a region, so
+    within a pool the largest figure counts, and pools add up.
     """
 
     sku: str
