@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ def env_number(env: Mapping[str, str], name: str, default: float, minimum: float
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum:g}, got {raw}")
     return value

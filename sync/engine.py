@@ -194,6 +194,10 @@ class SyncEngine:
             log.warning("⚠️ The previous sync of %s (worker %s) stopped without finishing and its lease expired; "
                         "resuming from its last committed page", label, integration.previous_holder)
         self._progress.integration_started(integration)
+        if not isinstance(integration.sync_state, dict):
+            # JSON null or an array (a hand edit, an older tool): no usable cursor, so a full read.
+            log.warning("sync_state of %s is not a JSON object; starting every data type from scratch", label)
+            integration.sync_state = {}
         leases.hold(integration.credential_id, worker_id)
         connection: Connection | None = None
         try:

@@ -212,3 +212,27 @@ def test_worker_that_cannot_open_its_connection_fails_the_run_not_the_others(set
         assert store.get_run(summary.run_id)["status"] == "partial"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("bad_state", ["null", "[1, 2]"])
+def test_sync_state_that_is_not_an_object_starts_over(settings, bad_state):
+    from .engine_fixtures import query
+
+    client, cred = add(settings, domain="odd.myshopify.com")
+    if settings.store_kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE client_api_credentials SET sync_state = %s::jsonb", (bad_state,))
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(settings.sqlite_path)
+        conn.execute("UPDATE client_api_credentials SET sync_state = ?", (bad_state,))
+        conn.commit()
+        conn.close()
+    summary = engine(settings, {"odd.myshopify.com": FakeShop.generate(orders=20, products=3)}).run(RunParams())
+    assert summary.synced == 1, summary.as_json()
+    assert len(data_rows(settings, client)) == 23
+    assert integration_row(settings, cred)["sync_state"]["orders"]["updated_at"]
+    assert query(settings, "SELECT count(*) FROM client_api_credentials")[0][0] == 1

@@ -152,3 +152,11 @@ def test_secret_strings_keep_identifying_fields_visible():
     values = secret_strings({"shop_domain": "acme.myshopify.com", "access_token": "shpat_0123456789",
                              "marketplace_ids": ["ATVPDKIKX0DER"], "lwa_client_secret": "amzn1.oa2-cs.v1.abcdef"})
     assert sorted(values) == ["amzn1.oa2-cs.v1.abcdef", "shpat_0123456789"]
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf"])
+def test_numeric_settings_must_be_finite(raw):
+    from sync.config import env_number
+
+    with pytest.raises(ConfigError, match="finite"):
+        env_number({"SHOPIFY_TIMEOUT_SECONDS": raw}, "SHOPIFY_TIMEOUT_SECONDS", 60.0, 0.1)

@@ -171,8 +171,11 @@ WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
 # cannot commit, so two workers can never both write one integration's data.
 SAVE_STATE = """
 UPDATE client_api_credentials
-SET sync_state = CASE WHEN %(state)s::jsonb IS NULL THEN COALESCE(sync_state, '{}'::jsonb)
-                      ELSE jsonb_set(COALESCE(sync_state, '{}'::jsonb), ARRAY[%(data_type)s], %(state)s::jsonb) END,
+SET sync_state = CASE WHEN %(state)s::jsonb IS NULL THEN sync_state
+                      -- a hand-edited or legacy value that is not an object starts over as one
+                      ELSE jsonb_set(CASE WHEN jsonb_typeof(sync_state) = 'object' THEN sync_state
+                                          ELSE '{}'::jsonb END,
+                                     ARRAY[%(data_type)s], %(state)s::jsonb) END,
     locked_until = %(lease_until)s
 WHERE credential_id = %(credential_id)s AND locked_by = %(worker_id)s
 """

@@ -88,6 +88,8 @@ class SqlitePageTransaction:
         if row is None:
             raise LeaseLost(f"lease on integration {self._credential_id} was lost")
         merged = json.loads(row[0] or "{}")
+        if not isinstance(merged, dict):  # a hand-edited or legacy value starts over as an object
+            merged = {}
         if state is not None:
             merged[self._data_type] = state
         self._conn.execute(SQL.SAVE_STATE, (json.dumps(merged), ts(lease_until), self._credential_id,

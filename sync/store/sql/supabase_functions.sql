@@ -343,7 +343,9 @@ DECLARE
 BEGIN
     UPDATE client_api_credentials
     SET sync_state = CASE WHEN p_state IS NULL OR p_state = 'null'::jsonb THEN COALESCE(sync_state, '{}'::jsonb)
-                          ELSE jsonb_set(COALESCE(sync_state, '{}'::jsonb), ARRAY[p_data_type], p_state) END,
+                          -- a hand-edited or legacy value that is not an object starts over as one
+                          ELSE jsonb_set(CASE WHEN jsonb_typeof(sync_state) = 'object' THEN sync_state
+                                              ELSE '{}'::jsonb END, ARRAY[p_data_type], p_state) END,
         locked_until = COALESCE(p_lease_until, locked_until)
     WHERE credential_id = p_credential_id AND locked_by = p_worker_id;
     IF NOT FOUND THEN
