@@ -103,6 +103,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "init-db":
             store.init_db()
             print(f"Tables are ready ({store.kind}).")
+            encrypted = creds.encrypt_plaintext(store, settings)
+            if encrypted:
+                print(f"Encrypted {encrypted} credential(s) that were stored in plaintext.")
             return 0
         store.ensure_schema()
         if args.command == "status":

@@ -100,5 +100,18 @@ def rotate_key(store: Store, settings: Settings) -> RotationReport:
     return RotationReport(rotated=rotated, failed=failed)
 
 
-def needs_encryption(integration: Integration, box: SecretBox) -> bool:
-    return bool(box.enabled and integration.credentials and is_plaintext(integration.credentials))
+def encrypt_plaintext(store: Store, settings: Settings) -> int:
+    """Encrypt the secrets the guide's first version stored in plaintext; returns how many.
+
+    Run by `init-db` once a key is set, so that no plaintext secret waits for its integration's next
+    sync (an inactive one would never have one).
+    """
+    box = SecretBox(settings.encryption_keys)
+    if not box.enabled:
+        return 0
+    done = 0
+    for integration in store.list_integrations():
+        if integration.credentials and is_plaintext(integration.credentials):
+            store.set_credentials_blob(integration.credential_id, box.encrypt(box.decrypt(integration.credentials)))
+            done += 1
+    return done

@@ -117,3 +117,19 @@ def test_new_client_tables_get_row_level_security_on_postgres(fresh_pg_dsn, tmp_
     store.close()
     rls = query(settings, "SELECT relrowsecurity FROM pg_class WHERE relname = ?", (data_table(client),))
     assert rls == [(True,)]
+
+
+def test_init_db_encrypts_plaintext_secrets_left_by_the_first_version(settings, monkeypatch, capsys):
+    from sync import cli
+
+    _execute_script(settings, LEGACY_PG if settings.store_kind == "postgres" else LEGACY_SQLITE)
+    secrets = json.dumps({"shop_domain": "idle.myshopify.com", "access_token": "shpat_" + "1d1e" * 8})
+    insert = ("INSERT INTO client_api_credentials (credential_id, client_id, platform_type, status, credentials) "
+              f"VALUES ('{uuid.uuid4()}', '{uuid.uuid4()}', 'shopify', 'connected', '{secrets}')")
+    _execute_script(settings, insert)
+    for key, value in settings.env.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["init-db"]) == 0
+    assert "Encrypted 1 credential(s)" in capsys.readouterr().out
+    stored = str(query(settings, "SELECT credentials FROM client_api_credentials")[0][0])
+    assert stored.startswith("gAAAA") and "shpat_" not in stored
