@@ -129,6 +129,11 @@ class SyncEngine:
         store = self._store_factory()
         try:
             store.ensure_schema()
+            abandoned = store.close_abandoned_runs(
+                summary.started_at, summary.started_at - timedelta(seconds=self.settings.lease_seconds),
+                "the process running this sync stopped before it finished (killed or crashed)")
+            if abandoned:
+                log.warning("⚠️ Marked %d earlier run(s) as failed: their process stopped before finishing", abandoned)
             due = store.list_due(summary.started_at, params)
             summary.due = len(due)
             log.info("🔍 Found %d API integrations due for sync", summary.due)

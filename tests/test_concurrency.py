@@ -91,6 +91,9 @@ def test_worker_killed_mid_sync_leaves_no_duplicate_and_is_completed_later(setti
     assert [r["success"] for r in results(settings, cred)] == [True]
     log_text = (Path(settings.log_dir) / "api_sync_cron.log").read_text()
     assert "stopped without finishing and its lease expired" in log_text
+    # The killed process's run row does not stay `running` for ever.
+    statuses = sorted(str(r[0]) for r in query(settings, "SELECT status FROM api_sync_runs"))
+    assert statuses.count("failed") == 1 and "running" not in statuses, statuses
 
 
 def test_running_sync_renews_its_lease(settings_factory):

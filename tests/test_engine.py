@@ -236,3 +236,23 @@ def test_sync_state_that_is_not_an_object_starts_over(settings, bad_state):
     assert len(data_rows(settings, client)) == 23
     assert integration_row(settings, cred)["sync_state"]["orders"]["updated_at"]
     assert query(settings, "SELECT count(*) FROM client_api_credentials")[0][0] == 1
+
+
+def test_abandoned_runs_are_closed_but_live_ones_are_not(settings):
+    import uuid as _uuid
+
+    from sync.store import open_store
+
+    _, cred = add(settings)
+    store = open_store(settings)
+    now = datetime.now(timezone.utc)
+    dead, alive, young = (str(_uuid.uuid4()) for _ in range(3))
+    for run_id, age in ((dead, 2), (alive, 2), (young, 0)):
+        store.start_run(run_id, RunParams(), now - timedelta(hours=age))
+    # The live run's worker holds a lease (worker ids carry the run id's first 8 characters).
+    assert store.claim_next(now, RunParams(), f"host:1:{alive[:8]}:0", now + timedelta(minutes=10), [])
+    closed = store.close_abandoned_runs(now, now - timedelta(minutes=15), "stopped before it finished")
+    statuses = {run_id: store.get_run(run_id)["status"] for run_id in (dead, alive, young)}
+    store.close()
+    assert closed == 1
+    assert statuses == {dead: "failed", alive: "running", young: "running"}

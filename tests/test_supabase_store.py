@@ -514,3 +514,7 @@ def test_functions_file_without_the_tables_says_to_run_the_schema_first(fresh_pg
         with pytest.raises(psycopg.errors.RaiseException) as err:
             conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
     assert "postgres_schema.sql first" in (err.value.diag.message_hint or "")
+
+
+def test_engine_abandoned_runs_are_closed_but_live_ones_are_not(settings):
+    engine_tests.test_abandoned_runs_are_closed_but_live_ones_are_not(settings)

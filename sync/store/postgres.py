@@ -190,6 +190,10 @@ class PostgresStore:
     def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None:
         self._conn.execute(SQL.START_RUN, (run_id, params.triggered_by, Jsonb(params.as_json()), started_at))
 
+    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
+        return self._conn.execute(SQL.CLOSE_ABANDONED_RUNS,
+                                  {"now": now, "older_than": older_than, "message": message}).rowcount
+
     def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None:
         self._conn.execute(SQL.FINISH_RUN, (status, finished_at, Jsonb(summary), run_id))
 

@@ -207,6 +207,19 @@ VALUES (%s, %s, %s, 'running', %s)
 ON CONFLICT (run_id) DO NOTHING
 """
 
+# A run whose process died stays `running` for ever. A run is taken as abandoned once it is older than a
+# lease and none of its workers (their ids carry the run id's first 8 characters) holds a live lease.
+# A live run caught between two claims by this would be corrected by its own finish_run.
+CLOSE_ABANDONED_RUNS = """
+UPDATE api_sync_runs r
+SET status = 'failed', finished_at = %(now)s,
+    summary = COALESCE(r.summary, '{}'::jsonb) || jsonb_build_object('error', %(message)s::text)
+WHERE r.status = 'running' AND r.started_at < %(older_than)s
+  AND NOT EXISTS (
+      SELECT 1 FROM client_api_credentials c
+      WHERE c.locked_until > %(now)s AND c.locked_by LIKE '%%:' || left(r.run_id::text, 8) || ':%%')
+"""
+
 FINISH_RUN = """
 UPDATE api_sync_runs SET status = %s, finished_at = %s, summary = %s WHERE run_id = %s
 """

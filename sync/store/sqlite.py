@@ -276,6 +276,11 @@ class SqliteStore:
         with self._write() as conn:
             conn.execute(SQL.START_RUN, (run_id, params.triggered_by, json.dumps(params.as_json()), ts(started_at)))
 
+    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
+        with self._write() as conn:
+            return conn.execute(SQL.CLOSE_ABANDONED_RUNS,
+                                {"now": ts(now), "older_than": ts(older_than), "message": message}).rowcount
+
     def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None:
         with self._write() as conn:
             conn.execute(SQL.FINISH_RUN, (status, ts(finished_at), json.dumps(summary), run_id))

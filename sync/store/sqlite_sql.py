@@ -177,6 +177,16 @@ START_RUN = """
 INSERT OR IGNORE INTO api_sync_runs (run_id, triggered_by, params, status, started_at)
 VALUES (?, ?, ?, 'running', ?)
 """
+# See postgres_sql.CLOSE_ABANDONED_RUNS.
+CLOSE_ABANDONED_RUNS = """
+UPDATE api_sync_runs
+SET status = 'failed', finished_at = :now,
+    summary = json_set(COALESCE(summary, '{}'), '$.error', :message)
+WHERE status = 'running' AND started_at < :older_than
+  AND NOT EXISTS (
+      SELECT 1 FROM client_api_credentials c
+      WHERE c.locked_until > :now AND c.locked_by LIKE '%:' || substr(api_sync_runs.run_id, 1, 8) || ':%')
+"""
 FINISH_RUN = "UPDATE api_sync_runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?"
 GET_RUN = """
 SELECT run_id, triggered_by, params, status, started_at, finished_at, summary FROM api_sync_runs WHERE run_id = ?

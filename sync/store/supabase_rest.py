@@ -32,7 +32,7 @@ from .supabase_rpc import INSTALL_HINT, RestClient, RestOptions
 log = logging.getLogger("api_sync_cron")
 
 # The version of supabase_functions.sql this code needs (`api_sync_functions_version()`).
-FUNCTIONS_VERSION = 1
+FUNCTIONS_VERSION = 2
 
 _INTEGRATION_FIELDS = {f.name for f in fields(Integration)}
 _TIMESTAMPS = ("last_sync_at", "next_sync_at", "locked_until", "created_at", "updated_at", "started_at",
@@ -278,6 +278,10 @@ class SupabaseStore:
     def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None:
         self._rest.rpc("api_sync_start_run", {"p_run_id": run_id, "p_triggered_by": params.triggered_by,
                                               "p_params": params.as_json(), "p_started_at": _ts(started_at)})
+
+    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
+        return int(self._rest.rpc("api_sync_close_abandoned_runs", {
+            "p_now": _ts(now), "p_older_than": _ts(older_than), "p_message": message}) or 0)
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None:
         self._rest.rpc("api_sync_finish_run", {"p_run_id": run_id, "p_status": status,

@@ -31,7 +31,7 @@ SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', f
 CREATE OR REPLACE FUNCTION api_sync_functions_version() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     SELECT jsonb_build_object(
-        'functions', 1,
+        'functions', 2,
         'schema_embedded', 1,
         'schema', (SELECT max(version) FROM api_sync_schema_version)
     )
@@ -430,6 +430,26 @@ BEGIN
     UPDATE api_sync_runs SET status = p_status, finished_at = p_finished_at, summary = p_summary
     WHERE run_id = p_run_id;
     RETURN FOUND;
+END
+$$;
+
+-- See postgres_sql.CLOSE_ABANDONED_RUNS: runs whose process died, closed as failed.
+CREATE OR REPLACE FUNCTION api_sync_close_abandoned_runs(
+    p_now timestamptz, p_older_than timestamptz, p_message text
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE api_sync_runs r
+    SET status = 'failed', finished_at = p_now,
+        summary = COALESCE(r.summary, '{}'::jsonb) || jsonb_build_object('error', p_message)
+    WHERE r.status = 'running' AND r.started_at < p_older_than
+      AND NOT EXISTS (
+          SELECT 1 FROM client_api_credentials c
+          WHERE c.locked_until > p_now AND c.locked_by LIKE '%:' || left(r.run_id::text, 8) || ':%');
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
 END
 $$;
 
