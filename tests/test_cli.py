@@ -223,3 +223,29 @@ def test_unusable_sqlite_path_exits_2(tmp_path):
     out = run(make_settings("sqlite", tmp_path), "-m", "sync", "status", extra_env={"SQLITE_PATH": str(tmp_path)})
     assert out.returncode == 2, out.stdout + out.stderr
     assert "SQLITE_PATH" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_rotate_key_reencrypts_under_the_new_first_key(settings, tmp_path):
+    from cryptography.fernet import Fernet
+
+    from sync.crypto import SecretBox
+
+    add(settings, access_token=TOKEN)
+    new_key = Fernet.generate_key().decode()
+    old_key = settings.env["CREDENTIALS_ENCRYPTION_KEY"]
+    out = run(settings, "-m", "sync", "credentials", "rotate-key",
+              extra_env={"CREDENTIALS_ENCRYPTION_KEY": f"{new_key},{old_key}"})
+    assert out.returncode == 0 and "Re-encrypted 1 credential(s)" in out.stdout, out.stderr
+    token = query(settings, "SELECT credentials FROM client_api_credentials")[0][0]
+    assert SecretBox((new_key,)).decrypt(token)["access_token"] == TOKEN  # the old key is no longer needed
+
+
+def test_log_lines_have_the_guides_format(settings):
+    import re
+
+    add(settings)
+    assert run(settings, "-m", "tests.run_fake_sync").returncode == 0
+    lines = (Path(settings.log_dir) / "api_sync_cron.log").read_text(encoding="utf-8").splitlines()
+    pattern = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - [\w.]+ - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - .+")
+    assert lines and all(pattern.match(line) for line in lines), lines[:3]
+    assert any(" - api_sync_cron - INFO - " in line and "Next sync scheduled for:" in line for line in lines)

@@ -160,3 +160,15 @@ def test_numeric_settings_must_be_finite(raw):
 
     with pytest.raises(ConfigError, match="finite"):
         env_number({"SHOPIFY_TIMEOUT_SECONDS": raw}, "SHOPIFY_TIMEOUT_SECONDS", 60.0, 0.1)
+
+
+def test_store_choice_follows_the_spec_order():
+    from sync.config import Settings
+
+    assert Settings.from_env({}, load_dotenv=False).store_kind == "sqlite"
+    assert Settings.from_env({}, load_dotenv=False).sqlite_path == "data/api_sync.db"
+    rest = Settings.from_env({"SUPABASE_URL": "https://x.supabase.co", "SUPABASE_KEY": "k"}, load_dotenv=False)
+    assert rest.store_kind == "supabase" and rest.supabase_key == "k"
+    both = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db", "SUPABASE_URL": "https://x.supabase.co",
+                              "SUPABASE_SERVICE_ROLE_KEY": "k"}, load_dotenv=False)
+    assert both.store_kind == "postgres"
