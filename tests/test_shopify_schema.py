@@ -64,7 +64,7 @@ def test_requested_cost_stays_under_the_single_query_maximum(reference, name):
 def test_committed_subset_schema_is_current_and_faithful(reference):
     committed = SCHEMA_PATH.read_text(encoding="utf-8")
     assert committed == subset_sdl(reference, project_documents()), \
-        "regenerate: python -m emulators.shopify.make_schema ../shared/reference/shopify/admin-2025-01.schema.graphql"
+        "regenerate: python -m emulators.shopify.make_schema tests/reference/shopify/admin-2025-01.schema.graphql"
     subset = build_schema(committed)
     for name, type_ in subset.type_map.items():
         if name.startswith("__"):

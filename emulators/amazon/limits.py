@@ -1,6 +1,6 @@
 """Usage plans (rate in requests per second, burst) of the SP-API operations the emulator serves.
 
-Copied from the operations' descriptions in the public SP-API models (`../shared/reference/amazon-sp-api/`);
+Copied from the operations' descriptions in the public SP-API models (`tests/reference/amazon-sp-api/`);
 a test checks this table against those models, so a drift is caught. The emulator multiplies each rate
 by its `time_scale` (bursts stay as documented) so that tests see real behaviour in a fraction of the time.
 """

@@ -1,6 +1,6 @@
 """A local SP-API + Login with Amazon emulator: one real HTTP server on loopback.
 
-It serves the operations API Sync uses, following the public models in `../shared/reference/amazon-sp-api/`:
+It serves the operations API Sync uses, following the public models in `tests/reference/amazon-sp-api/`:
 paths, parameters and their rules (getOrders' date rules, required marketplace ids, page sizes), response
 envelopes, error bodies (`{"errors": [{"code", "message", "details"}]}`; LWA's `{"error",
 "error_description"}`), each operation's usage plan (rate x `time_scale`, burst) with the

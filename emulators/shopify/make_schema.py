@@ -1,6 +1,6 @@
 """Extract the emulator's schema: the part of Shopify's Admin API schema the project's documents touch.
 
-    python -m emulators.shopify.make_schema ../shared/reference/shopify/admin-2025-01.schema.graphql
+    python -m emulators.shopify.make_schema tests/reference/shopify/admin-2025-01.schema.graphql
 
 The reference schema (2.5 MB, 2,683 types) is not shipped with the project; the emulator runs on this
 subset instead, so that the `--sandbox` demo works anywhere. The subset keeps, for every type a document
