@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from . import dedup, schedule
 from .config import Settings
@@ -221,11 +221,14 @@ class SyncEngine:
                 raise type(exc)(f"API connection failed for {integration.platform_type}: {exc}") from exc
             log.info("✅ API connection successful for %s", integration.platform_type)
             log.info("📥 Fetching new data from %s API...", integration.platform_type)
+            requests = {data_type: self._stream_request(store, integration, data_type, started)
+                        for data_type in platform.data_types}
+            for data_type in requests:
+                result.streams.setdefault(data_type, StreamCounts())
             failures = []
-            for data_type in platform.data_types:
-                counts = result.streams.setdefault(data_type, StreamCounts())
-                error = self._sync_stream(store, connection, integration, data_type, counts, started, worker_id,
-                                          leases)
+            for data_type in stream_order(connection, requests):
+                error = self._sync_stream(store, connection, integration, requests[data_type],
+                                          result.streams[data_type], worker_id, leases)
                 if error:
                     failures.append(f"{data_type}: {error}")
             if failures:
@@ -260,10 +263,9 @@ class SyncEngine:
         self._progress.integration_finished(integration, result)
         return result
 
-    def _sync_stream(self, store: Store, connection: Connection, integration: Integration, data_type: str,
-                     counts: StreamCounts, started: datetime, worker_id: str, leases: LeaseKeeper) -> str | None:
-        """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
-        request = StreamRequest(
+    def _stream_request(self, store: Store, integration: Integration, data_type: str,
+                        started: datetime) -> StreamRequest:
+        return StreamRequest(
             data_type=data_type,
             state=integration.sync_state.get(data_type),
             lookback=self._lookback,
@@ -271,6 +273,11 @@ class SyncEngine:
             stored_versions=lambda ids: store.stored_versions(integration.client_id, integration.credential_id,
                                                               data_type, ids),
         )
+
+    def _sync_stream(self, store: Store, connection: Connection, integration: Integration, request: StreamRequest,
+                     counts: StreamCounts, worker_id: str, leases: LeaseKeeper) -> str | None:
+        """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
+        data_type = request.data_type
         stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
         try:
             for page, staging in dedup.stage_ahead(connection.fetch(request), stager):
@@ -323,6 +330,25 @@ class SyncEngine:
             status="error", error_message=result.error_message, consecutive_failures=failures, last_sync_at=None,
             next_sync_at=schedule.next_after_failure(failures, integration.sync_frequency_hours, now),
         )
+
+
+def stream_order(connection: Connection, requests: dict[str, StreamRequest]) -> Iterator[str]:
+    """The data types in the order the engine stores them: the platform's, or the order its
+    optional `prepare` hook says they become ready (see platforms/base.py).
+
+    Every data type is synced exactly once: names the hook repeats or does not know are ignored, and
+    any it leaves out follow in the platform's order.
+    """
+    prepare = getattr(connection, "prepare", None)
+    order = prepare(list(requests.values())) if prepare is not None else None
+    seen: set[str] = set()
+    for data_type in order or ():
+        if data_type in requests and data_type not in seen:
+            seen.add(data_type)
+            yield data_type
+    for data_type in requests:
+        if data_type not in seen:
+            yield data_type
 
 
 def run_sync(settings: Settings, params: RunParams, *, platforms: PlatformRegistry | None = None,

@@ -1,7 +1,7 @@
 """The interface every platform (Shopify, Amazon, a test double) implements.
 
 A platform turns an integration's decrypted secrets into a `Connection`; the engine then calls
-`test()` once and `fetch()` once per data type. `fetch` streams `Page`s: it must not hold a whole
+`test()` once, the optional `prepare()` once, and `fetch()` once per data type. `fetch` streams `Page`s: it must not hold a whole
 shop in memory, and it decides when the stream's cursor may move (see `Page.state`).
 
 Errors: raise `CredentialError` for secrets that are unusable as given, `AuthError` when the platform
@@ -25,6 +25,20 @@ class Connection(Protocol):
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
         """Yield the data type's records changed since `request.state` (minus the lookback)."""
+
+    # Optional (the engine looks it up with getattr; a connection without it is synced in
+    # `Platform.data_types` order):
+    #
+    #     def prepare(self, requests: Sequence[StreamRequest]) -> Iterable[str] | None
+    #
+    # Called once after `test()`, with the request of every data type, before any `fetch`. A platform
+    # can start slow work ahead here (Shopify starts its bulk exports together). It returns the data
+    # type names in the order the engine should fetch and store them, typically lazily, as each becomes
+    # ready (a generator that blocks until the next one is); None keeps the platform's order. The engine
+    # still stores one data type at a time, one writer each, with its own cursor and counts; it fetches
+    # every data type exactly once, appending any the order leaves out. The iterator should not raise for
+    # one data type's trouble: yield that data type and let its `fetch` raise, so only it fails.
+    # `close()` must stop whatever `prepare` started.
 
     def close(self) -> None: ...
 
