@@ -15,7 +15,7 @@ from sync.models import Page, StreamRequest
 from sync.platforms.shopify import ShopifyConnection, ShopifyPlatform
 
 # Vendored reference data (tests/reference/README.md says where each file comes from and under which licence).
-REFERENCE_SCHEMA = Path(__file__).resolve().parent / "reference" / "shopify" / "admin-2025-01.schema.graphql"
+REFERENCE_SCHEMA = Path(__file__).resolve().parent / "reference" / "shopify" / "admin-2026-10.schema.graphql"
 # Fast retries and bulk polls: the behaviour under test is the same, the waits are not.
 FAST = {"SHOPIFY_RETRY_BASE_SECONDS": "0.01", "SHOPIFY_BULK_POLL_SECONDS": "0.02", "SHOPIFY_TIMEOUT_SECONDS": "2"}
 UNLIMITED = {"restore_rate": 1e9, "bucket_size": 1e9}
@@ -31,7 +31,7 @@ def reference_schema():
 def _built_reference():
     from graphql import build_schema
 
-    return build_schema(REFERENCE_SCHEMA.read_text(encoding="utf-8"))  # 2.5 MB: build once per session
+    return build_schema(REFERENCE_SCHEMA.read_text(encoding="utf-8"))  # 3.6 MB: build once per session
 
 
 def shop_settings(emu: ShopifyEmulator, **env: str) -> Settings:

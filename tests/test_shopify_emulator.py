@@ -23,7 +23,7 @@ def emu():
         yield emulator
 
 
-def post(emu, query, variables=None, token=TOKEN, version="2025-01"):
+def post(emu, query, variables=None, token=TOKEN, version="2026-10"):
     return requests.post(f"{emu.base_url}/admin/api/{version}/graphql.json",
                          json={"query": query, "variables": variables or {}},
                          headers={"X-Shopify-Access-Token": token}, timeout=10)
@@ -46,7 +46,7 @@ def test_shop_query_and_cost_extension(emu):
     answer = post(emu, queries.SHOP)
     body = answer.json()
     assert body["data"]["shop"]["myshopifyDomain"] == DOMAIN
-    assert answer.headers["X-Shopify-API-Version"] == "2025-01"
+    assert answer.headers["X-Shopify-API-Version"] == "2026-10"
     cost = body["extensions"]["cost"]
     assert set(cost) == {"requestedQueryCost", "actualQueryCost", "throttleStatus"}
     assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable", "restoreRate"}
@@ -128,18 +128,23 @@ def test_access_denied_for_a_missing_scope():
         assert body["data"] is None
 
 
-def test_bulk_operation_writes_jsonl_with_parent_ids(emu):
-    run = post(emu, queries.BULK_RUN, {"query": queries.BULK_ORDERS.render(None)}).json()
-    op = run["data"]["bulkOperationRunQuery"]["bulkOperation"]
-    assert run["data"]["bulkOperationRunQuery"]["userErrors"] == []
-    again = post(emu, queries.BULK_RUN, {"query": queries.BULK_ORDERS.render(None)}).json()
-    assert "already in progress" in again["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"]
-    for _ in range(100):
-        node = post(emu, queries.BULK_STATUS, {"id": op["id"]}).json()["data"]["node"]
+def wait_bulk(emu, op_id):
+    for _ in range(200):
+        node = post(emu, queries.BULK_STATUS, {"id": op_id}).json()["data"]["bulkOperation"]
         if node["status"] == "COMPLETED":
-            break
+            return node
         time.sleep(0.05)
-    assert node["status"] == "COMPLETED"
+    raise AssertionError(f"bulk operation still {node['status']}")
+
+
+def run_bulk(emu, query, group=False):
+    return post(emu, queries.BULK_RUN, {"query": query, "groupObjects": group}).json()["data"]["bulkOperationRunQuery"]
+
+
+def test_bulk_operation_writes_jsonl_with_parent_ids(emu):
+    run = run_bulk(emu, queries.BULK_ORDERS.render(None), group=True)
+    assert run["userErrors"] == []
+    node = wait_bulk(emu, run["bulkOperation"]["id"])
     lines = [json.loads(line) for line in requests.get(node["url"], timeout=10).content.splitlines()]
     assert len(lines) == int(node["objectCount"])
     roots = [line for line in lines if "__parentId" not in line]
@@ -149,9 +154,26 @@ def test_bulk_operation_writes_jsonl_with_parent_ids(emu):
     assert all("lineItems" not in r for r in roots)
 
 
+def test_five_bulk_operations_at_once_and_the_sixth_is_refused():
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=10, products=3, customers=3)
+        emu.shop(DOMAIN).bulk_seconds = 30.0
+        started = [run_bulk(emu, queries.BULK_CUSTOMERS.render(None)) for _ in range(5)]
+        assert all(r["userErrors"] == [] for r in started)
+        sixth = run_bulk(emu, queries.BULK_CUSTOMERS.render(None))
+        assert sixth["bulkOperation"] is None
+        assert sixth["userErrors"] == [{"field": None, "code": "LIMIT_REACHED",
+                                        "message": "Bulk operations limit reached. Please try again later."}]
+        listed = post(emu, queries.BULK_RUNNING).json()["data"]["bulkOperations"]["nodes"]
+        assert [n["id"] for n in listed] == [r["bulkOperation"]["id"] for r in reversed(started)]  # newest first
+        assert {n["status"] for n in listed} == {"RUNNING"}
+        cancel = post(emu, queries.BULK_CANCEL, {"id": started[0]["bulkOperation"]["id"]}).json()
+        assert cancel["data"]["bulkOperationCancel"]["bulkOperation"]["status"] == "CANCELED"
+        assert run_bulk(emu, queries.BULK_CUSTOMERS.render(None))["userErrors"] == []
+
+
 def test_bulk_query_must_hold_a_connection(emu):
-    body = post(emu, queries.BULK_RUN, {"query": "{ shop { name } }"}).json()
-    assert body["data"]["bulkOperationRunQuery"]["userErrors"][0]["message"] == \
+    assert run_bulk(emu, "{ shop { name } }")["userErrors"][0]["message"] == \
         "Bulk queries must contain at least one connection."
 
 

@@ -1,16 +1,21 @@
-"""Every GraphQL document the project sends validates against Shopify's reference schema (2025-01), stays
-under the 1,000-point query maximum, and the emulator's committed subset schema matches the reference."""
+"""Every GraphQL document the project sends validates against Shopify's own schema of the pinned version
+(2026-10) with no deprecated field, stays under the 1,000-point query maximum, and the emulator's
+committed subset schema matches that schema."""
 
 from __future__ import annotations
 
 import pytest
-from graphql import build_schema, get_named_type, parse, validate
+from graphql import build_schema, get_named_type, parse, specified_rules, validate
+from graphql.validation import NoDeprecatedCustomRule
 
 from emulators.shopify.cost import operation_cost
 from emulators.shopify.executor import SCHEMA_PATH
-from emulators.shopify.make_schema import LATER_ARGUMENTS, project_documents, subset_sdl
+from emulators.shopify.make_schema import SCHEMA_VERSION, project_documents, subset_sdl
+from sync.config import DEFAULT_SHOPIFY_API_VERSION
 from sync.platforms.shopify import queries
-from tests.shopify_fixtures import reference_schema
+from tests.shopify_fixtures import REFERENCE_SCHEMA, reference_schema
+
+RULES = [*specified_rules, NoDeprecatedCustomRule]
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +31,22 @@ def all_documents() -> dict[str, str]:
     return docs
 
 
+def test_the_reference_is_the_pinned_version():
+    assert DEFAULT_SHOPIFY_API_VERSION == SCHEMA_VERSION and SCHEMA_VERSION in REFERENCE_SCHEMA.name
+
+
 @pytest.mark.parametrize("name", sorted(all_documents()))
-def test_document_validates_against_reference_schema(reference, name):
-    errors = validate(reference, parse(all_documents()[name]))
+def test_document_validates_against_the_pinned_schema_with_no_deprecated_field(reference, name):
+    errors = validate(reference, parse(all_documents()[name]), RULES)
     assert not errors, [e.message for e in errors]
 
 
-def test_a_wrong_document_is_caught(reference):
+def test_a_wrong_or_deprecated_document_is_caught(reference):
     bad = queries.ORDERS.replace("cancelledAt", "canceledAt")
-    assert validate(reference, parse(bad)), "a misspelt field must fail validation"
+    assert validate(reference, parse(bad), RULES), "a misspelt field must fail validation"
+    old = queries.CUSTOMERS.replace("defaultEmailAddress { emailAddress }", "email")
+    assert [e.message for e in validate(reference, parse(old), RULES)] == [
+        "The field Customer.email is deprecated. Use `defaultEmailAddress.emailAddress` instead."]
 
 
 # The variables the fetcher sends with each document, at their page sizes.
@@ -64,7 +76,7 @@ def test_requested_cost_stays_under_the_single_query_maximum(reference, name):
 def test_committed_subset_schema_is_current_and_faithful(reference):
     committed = SCHEMA_PATH.read_text(encoding="utf-8")
     assert committed == subset_sdl(reference, project_documents()), \
-        "regenerate: python -m emulators.shopify.make_schema tests/reference/shopify/admin-2025-01.schema.graphql"
+        "regenerate: python -m emulators.shopify.make_schema tests/reference/shopify/admin-2026-10.schema.graphql"
     subset = build_schema(committed)
     for name, type_ in subset.type_map.items():
         if name.startswith("__"):
@@ -74,10 +86,8 @@ def test_committed_subset_schema_is_current_and_faithful(reference):
         for field_name, field in getattr(type_, "fields", {}).items():
             real_field = real.fields[field_name]
             assert str(real_field.type) == str(field.type), f"{name}.{field_name}"
-            later = {a.split(":")[0] for a in LATER_ARGUMENTS.get((name, field_name), ())}
+            assert set(field.args) == set(real_field.args), f"{name}.{field_name}"
             for arg_name, arg in getattr(field, "args", {}).items():
-                if arg_name in later:
-                    continue  # added after 2025-01 (see make_schema.LATER_ARGUMENTS)
                 assert str(real_field.args[arg_name].type) == str(arg.type), f"{name}.{field_name}({arg_name})"
         if hasattr(type_, "values"):
             assert set(type_.values) == set(real.values), name

@@ -192,44 +192,6 @@ def test_paged_inventory_cursor_never_passes_the_syncs_start():
     assert pages[-1].state["updated_at"] <= "2026-01-01T12:00:00Z"
 
 
-class _BulkClient:
-    """Answers BulkRun and BulkStatus; remembers the documents sent."""
-
-    shop = "stub.myshopify.com"
-
-    def __init__(self, served_version):
-        self.api_version = "2025-01"
-        self.served_version = served_version
-        self.sent = []
-
-    def execute(self, document, variables=None, *, operation):
-        self.sent.append((operation, document))
-        if operation == "BulkRun":
-            return {"bulkOperationRunQuery": {"bulkOperation": {"id": "gid://shopify/BulkOperation/1",
-                                                                    "status": "CREATED"}, "userErrors": []}}
-        return {"node": {"id": "gid://shopify/BulkOperation/1", "status": "COMPLETED", "errorCode": None,
-                         "objectCount": "0", "rootObjectCount": "0", "url": None, "partialDataUrl": None,
-                         "createdAt": "2026-01-01T12:00:00Z"}}
-
-
-@pytest.mark.parametrize("served, grouped", [("2025-01", False), ("2026-01", True), ("2025-10", True)])
-def test_bulk_asks_for_grouped_output_where_shopify_no_longer_groups_by_default(served, grouped):
-    """From 2026-01 `groupObjects` defaults to false: children no longer follow their parent, and every
-    bulk result would be refused as 'a child away from its parent'. A pinned version past its support
-    is served as the oldest supported one (X-Shopify-API-Version says which), so the served version
-    decides."""
-    from sync.platforms.shopify.bulk import BulkRunner
-    from sync.platforms.shopify.options import ShopifyOptions
-
-    client = _BulkClient(served)
-    BulkRunner(client, ShopifyOptions(), sleep=lambda s: None).run("{ orders { edges { node { id } } } }", "orders")
-    run = next(doc for op, doc in client.sent if op == "BulkRun")
-    assert ("groupObjects: true" in run) is grouped
-    import graphql
-
-    graphql.parse(run)  # well-formed (the 2025-01 reference schema has no groupObjects to validate it against)
-
-
 def test_the_served_api_version_is_remembered():
     from emulators.shopify import ShopifyEmulator
 

@@ -35,6 +35,7 @@ class BulkOp:
     content: bytes | None = None  # the JSONL served at `url`
     partial: bool = False
     file_token: str = ""
+    group_objects: bool = False
 
     @property
     def gid(self) -> str:

@@ -129,8 +129,9 @@ class ShopData:
         city, province, country, zip_code = rng.choice(CITIES)
         customer = {
             "id": gid("Customer", cid), "firstName": first, "lastName": last, "displayName": f"{first} {last}",
-            "email": f"{first.lower()}.{last.lower()}.{cid}@example.com".encode("ascii", "ignore").decode(),
-            "phone": f"+1555{cid % 10_000_000:07d}", "state": "ENABLED", "verifiedEmail": True, "taxExempt": False,
+            "defaultEmailAddress": {
+                "emailAddress": f"{first.lower()}.{last.lower()}.{cid}@example.com".encode("ascii", "ignore").decode()},
+            "defaultPhoneNumber": {"phoneNumber": f"+1555{cid % 10_000_000:07d}"}, "state": "ENABLED", "verifiedEmail": True, "taxExempt": False,
             "tags": [], "createdAt": iso(created), "updatedAt": iso(created + min(timedelta(days=30), base - created) * rng.random()),
             "numberOfOrders": "0", "amountSpent": {"amount": "0.00", "currencyCode": self.currency},
             "defaultAddress": {"city": city, "province": province, "countryCodeV2": country, "zip": zip_code},

@@ -152,9 +152,13 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
 
     q["locations"].resolve = _guard("locations", locations)
     q["location"].resolve = _guard("location", lambda root, info, id=None: shop(info).data.locations.get(numeric_id(id)) if id else None)
-    q["node"].resolve = lambda root, info, id: shop(info).node(id)
-    q["currentBulkOperation"].resolve = lambda root, info, type="QUERY": shop(info).current_bulk_view()
-    schema.get_type("Node").resolve_type = lambda obj, info, type_: obj.get("__typename")
+    q["bulkOperation"].resolve = lambda root, info, id: shop(info).bulk_view(id)
+
+    def bulk_operations(root, info, reverse=False, **a):
+        # Shopify lists the newest first unless `reverse`.
+        return connection(shop(info).bulk_views(), info, reverse=not reverse, **a)
+
+    q["bulkOperations"].resolve = bulk_operations
 
     order = schema.get_type("Order").fields
     order["lineItems"].resolve = lambda parent, info, **a: connection(parent["lineItems"], info, **a)
@@ -178,8 +182,7 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
 
     schema.get_type("InventoryLevel").fields["quantities"].resolve = quantities
 
-    # groupObjects (API 2025-10 on): the emulator always writes children right after their parent,
-    # which is the grouped output the fetcher asks for.
-    m["bulkOperationRunQuery"].resolve = lambda root, info, query, groupObjects=None: shop(info).run_bulk(query)
+    m["bulkOperationRunQuery"].resolve = lambda root, info, query, groupObjects=False: shop(info).run_bulk(
+        query, group_objects=groupObjects)
     m["bulkOperationCancel"].resolve = lambda root, info, id: shop(info).cancel_bulk(id)
     return schema

@@ -16,6 +16,8 @@ from typing import Any, Callable, Mapping
 
 _TERM = re.compile(r"^(?P<field>[a-z_]+):(?P<op><=|>=|<|>)?(?P<value>.*)$")
 TIME_FIELDS = {"updated_at": "updatedAt", "created_at": "createdAt"}
+# Word-valued fields (bulkOperations' filters), compared without regard to case.
+WORD_FIELDS = {"status": "status", "operation_type": "type"}
 
 
 def parse_time(text: str) -> datetime:
@@ -39,6 +41,8 @@ class Term:
     def matches(self, item: Mapping[str, Any]) -> bool:
         if self.field == "id":
             left: Any = numeric_id(item["id"])
+        elif self.field in WORD_FIELDS:
+            left = str(item.get(WORD_FIELDS[self.field]) or "").lower()
         else:
             # Stored timestamps are all "YYYY-MM-DDTHH:MM:SSZ" (UTC): as strings they sort as times.
             left = item[TIME_FIELDS[self.field]]
@@ -79,6 +83,8 @@ def parse_search(query: str | None) -> Search:
                 terms.append(Term(field, op, parse_time(raw).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
             elif field == "id":
                 terms.append(Term(field, op, numeric_id(raw)))
+            elif field in WORD_FIELDS:
+                terms.append(Term(field, op, raw.lower()))
             else:
                 warnings.append(f"Invalid search field for this query: {field}")
         except ValueError:

@@ -85,6 +85,7 @@ class EmulatedShop:
         self.stats = ShopStats()
         self.bulk_ops: dict[int, BulkOp] = {}
         self.bulk_seconds = 0.2  # how long an operation stays RUNNING
+        self.bulk_limit = 5  # query operations running at once (API 2026-01 on)
         self.bulk_cut_short = 0  # drop this many lines from results (the objectCount stays)
         self.bulk_fail = False  # operations end FAILED with a partial result
         self._base_url_fn = base_url_fn
@@ -94,18 +95,7 @@ class EmulatedShop:
     def shop_info(self) -> dict[str, Any]:
         return {"id": "gid://shopify/Shop/1", "name": self.name, "myshopifyDomain": self.domain,
                 "currencyCode": self.data.currency, "ianaTimezone": "America/New_York",
-                "plan": {"displayName": "Basic", "partnerDevelopment": False, "shopifyPlus": False}}
-
-    def node(self, gid: str) -> dict[str, Any] | None:
-        kind = gid.split("/")[-2] if gid.count("/") >= 3 else ""
-        number = numeric_id(gid)
-        if kind == "BulkOperation" and number in self.bulk_ops:
-            return self._bulk_view(self.bulk_ops[number])
-        if kind == "Order" and number in self.data.orders:
-            return {"__typename": "Order", **self.data.orders[number]}
-        if kind == "Product" and number in self.data.products:
-            return {"__typename": "Product", **self.data.products[number]}
-        return None
+                "plan": {"publicDisplayName": "Basic", "partnerDevelopment": False, "shopifyPlus": False}}
 
     # --- bulk operations ---------------------------------------------------------------------------------
     def _advance(self, op: BulkOp) -> None:
@@ -118,24 +108,31 @@ class EmulatedShop:
         self._advance(op)
         return op.view(self._base_url_fn())
 
-    def current_bulk_view(self) -> dict[str, Any] | None:
-        if not self.bulk_ops:
-            return None
-        return self._bulk_view(self.bulk_ops[max(self.bulk_ops)])
+    def bulk_view(self, gid: str) -> dict[str, Any] | None:
+        kind = gid.split("/")[-2] if gid.count("/") >= 3 else ""
+        op = self.bulk_ops.get(numeric_id(gid)) if kind == "BulkOperation" else None
+        return self._bulk_view(op) if op is not None else None
 
-    def run_bulk(self, query: str) -> dict[str, Any]:
+    def bulk_views(self) -> list[dict[str, Any]]:
+        return [self._bulk_view(op) for op in self.bulk_ops.values()]
+
+    def run_bulk(self, query: str, *, group_objects: bool = False) -> dict[str, Any]:
+        running = []
         for op in self.bulk_ops.values():
             self._advance(op)
             if op.status in ("CREATED", "RUNNING"):
-                return {"bulkOperation": None, "userErrors": [{
-                    "field": None,
-                    "message": f"A bulk query operation for this app and shop is already in progress: {op.gid}."}]}
+                running.append(op)
+        if len(running) >= self.bulk_limit:
+            # 2026-01 on: five query operations per app and shop; the sixth is refused until one ends.
+            return {"bulkOperation": None, "userErrors": [{
+                "field": None, "code": "LIMIT_REACHED",
+                "message": "Bulk operations limit reached. Please try again later."}]}
         problem = check_bulk_query(self.schema, query)
         if problem:
-            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": problem}]}
+            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "code": "INVALID", "message": problem}]}
         number = self.data.new_id()
         op = BulkOp(number=number, query=query, created_at=datetime.now(timezone.utc), started=time.monotonic(),
-                    file_token=secrets.token_urlsafe(16))
+                    file_token=secrets.token_urlsafe(16), group_objects=group_objects)
         self.bulk_ops[number] = op
         self.stats.bulk_started += 1
         return {"bulkOperation": op.view(self._base_url_fn()), "userErrors": []}

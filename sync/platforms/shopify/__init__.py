@@ -53,7 +53,7 @@ class ShopifyConnection:
         from . import queries
 
         shop = self.client.execute(queries.SHOP, operation="ShopInfo")["shop"]
-        return f"{shop['name']} ({shop['myshopifyDomain']}, {shop['plan']['displayName']} plan)"
+        return f"{shop['name']} ({shop['myshopifyDomain']}, {shop['plan']['publicDisplayName']} plan)"
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
         try:

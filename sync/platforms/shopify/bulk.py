@@ -48,11 +48,8 @@ class BulkRunner:
     def run(self, query: str, what: str) -> BulkOutcome:
         """Start the operation (after any one still running for this app) and wait until it finishes."""
         deadline = self._clock() + self.options.bulk_timeout_seconds
-        # A version past its support is served as the oldest supported one: the served version decides.
-        version = getattr(self.client, "served_version", None) or getattr(self.client, "api_version", "")
-        document = queries.BULK_RUN_GROUPED if version >= queries.GROUP_OBJECTS_SINCE else queries.BULK_RUN
         for _ in range(2):
-            payload = self.client.execute(document, {"query": query},
+            payload = self.client.execute(queries.BULK_RUN, {"query": query, "groupObjects": True},
                                           operation="BulkRun")["bulkOperationRunQuery"]
             errors = payload.get("userErrors") or []
             if not errors and payload.get("bulkOperation"):
@@ -62,20 +59,22 @@ class BulkRunner:
                          outcome.status, outcome.object_count)
                 return outcome
             message = "; ".join(e.get("message", "") for e in errors) or "no operation was created"
-            if "already in progress" not in message:
+            codes = {e.get("code") for e in errors}
+            if not codes & {"OPERATION_IN_PROGRESS", "LIMIT_REACHED"} and "already in progress" not in message:
                 raise PlatformError(f"Shopify refused the bulk export of {what} for {self.client.shop}: {message}")
-            # Shopify runs one bulk query per app and shop: an earlier run's operation is still going.
+            # An earlier run's operation still holds the slot: wait for it.
             log.info("Shopify is still running an earlier bulk export for %s: waiting for it", self.client.shop)
-            current = self.client.execute(queries.BULK_CURRENT, operation="BulkCurrent")["currentBulkOperation"]
-            if current:
-                self._wait(current["id"], deadline, "an earlier bulk export")
+            running = self.client.execute(queries.BULK_RUNNING, operation="BulkRunning")["bulkOperations"]["nodes"]
+            for node in running:
+                if node["status"] in ("CREATED", "RUNNING"):
+                    self._wait(node["id"], deadline, "an earlier bulk export")
         raise PlatformError(f"Shopify kept another bulk export running for {self.client.shop}; "
                             f"the export of {what} will be retried at the next sync")
 
     def _wait(self, op_id: str, deadline: float, what: str) -> BulkOutcome:
         interval = max(0.01, self.options.bulk_poll_seconds)
         while True:
-            node = self.client.execute(queries.BULK_STATUS, {"id": op_id}, operation="BulkStatus")["node"]
+            node = self.client.execute(queries.BULK_STATUS, {"id": op_id}, operation="BulkStatus")["bulkOperation"]
             if not node:
                 raise PlatformError(f"Shopify lost track of the bulk export of {what} for {self.client.shop}")
             if node["status"] in FINISHED:
