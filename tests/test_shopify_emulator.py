@@ -211,3 +211,60 @@ def test_reference_schema_validation_when_given():
         assert body["errors"] and "email" in body["errors"][0]["message"]
         body = post(emu, "{ shop { noSuchField } }").json()
         assert "noSuchField" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("asked, served", [("2026-10", "2026-10"), ("2026-01", "2026-01"), ("2025-01", "2026-01"),
+                                           ("2024-04", "2026-01"), ("unstable", "unstable")])
+def test_a_supported_version_is_served_and_an_unsupported_one_falls_forward(emu, asked, served):
+    answer = post(emu, queries.SHOP, version=asked)
+    assert answer.status_code == 200 and answer.headers["X-Shopify-API-Version"] == served
+
+
+def _lines_of(node):
+    return [json.loads(line) for line in requests.get(node["url"], timeout=10).content.splitlines()]
+
+
+def test_bulk_output_is_ungrouped_unless_asked_and_both_hold_the_same_objects(emu):
+    emu.shop(DOMAIN).bulk_shuffle_window = 50
+    ungrouped = _lines_of(wait_bulk(emu, run_bulk(emu, queries.BULK_ORDERS.render(None))["bulkOperation"]["id"]))
+    grouped = _lines_of(wait_bulk(emu, run_bulk(emu, queries.BULK_ORDERS.render(None), group=True)
+                                  ["bulkOperation"]["id"]))
+    key = lambda line: json.dumps(line, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, ungrouped)) == sorted(map(key, grouped))
+
+    def children_before_parent(lines):
+        seen, early = set(), 0
+        for line in lines:
+            if "__parentId" in line and line["__parentId"] not in seen:
+                early += 1
+            seen.add(line["id"])
+        return early
+
+    assert children_before_parent(grouped) == 0
+    assert children_before_parent(ungrouped) > 0  # a child may come before its parent
+
+
+def test_exports_take_start_up_plus_objects_at_a_rate_and_the_log_shows_them_overlap():
+    from emulators.shopify.bulk import overlapping
+
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=100, products=10, customers=50)
+        emu.set_bulk_timing(DOMAIN, seconds=0.3, objects_per_second=500)
+        ids = [run_bulk(emu, queries.BULK_CUSTOMERS.render(None))["bulkOperation"]["id"] for _ in range(3)]
+        started = time.monotonic()
+        for op_id in ids:
+            wait_bulk(emu, op_id)
+        log = emu.bulk_log(DOMAIN)
+        assert [e.root for e in log] == ["customers"] * 3 and {e.status for e in log} == {"COMPLETED"}
+        assert all(e.finished - e.started >= 0.3 + 50 / 500 for e in log)
+        assert overlapping(log) == 3
+        assert time.monotonic() - started < 3 * (0.3 + 50 / 500)
+
+
+def test_requested_and_actual_cost_follow_the_cost_scale():
+    body = {"first": 20, "withCount": False, "lineItemsFirst": 5, "query": None, "after": None}
+    with ShopifyEmulator(**UNLIMITED, requested_cost_scale=0.1) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=30)
+        cost = post(emu, queries.ORDERS, body).json()["extensions"]["cost"]
+        assert cost["requestedQueryCost"] == round(queries.REQUESTED_COST["Orders"] * 0.1)
+        assert 1 <= cost["actualQueryCost"] <= cost["requestedQueryCost"]

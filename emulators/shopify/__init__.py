@@ -7,9 +7,11 @@
 A real HTTP server on 127.0.0.1 (ephemeral port) speaking what the fetcher uses as Shopify documents it:
 `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token` (the token picks the shop, since
 `SHOPIFY_BASE_URL` replaces the host; an unknown token gets Shopify's 401), queries validated and run by
-graphql-core on a subset of the real 2025-01 schema (`schema.graphql`, extracted by `make_schema.py`),
+graphql-core on a subset of Shopify's 2026-10 schema (`schema.graphql`, extracted by `make_schema.py`), the
+requested version served when supported (else the oldest supported, as `X-Shopify-API-Version` says),
 the search filter and sort keys, cursor pagination, query cost with a leaky bucket (`THROTTLED`,
-`MAX_COST_EXCEEDED`), bulk operations with JSONL results, `ACCESS_DENIED` for scopes the app lacks,
+`MAX_COST_EXCEEDED`), up to five bulk operations at once per shop with JSONL results (ungrouped unless
+`groupObjects: true`, on a time model of start-up plus objects per second), `ACCESS_DENIED` for scopes the app lacks,
 and injected faults (429 with Retry-After, 5xx, slow answers, dropped connections, bulk results cut short
 or failed).
 """
@@ -31,6 +33,9 @@ from .executor import build_executable_schema
 from .server import Fault, Server
 from .shop import EmulatedShop, LeakyBucket, ShopStats
 
+# The versions Shopify supports as the emulator's shop sees it (each for twelve months from its release);
+# a request for any other version is served as the oldest of these, and X-Shopify-API-Version says so.
+SUPPORTED_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
 # Standard plan (shopify.dev "API rate limits"): 100 points/s restored, a 2,000-point bucket, 1,000 max per query.
 STANDARD_RESTORE_RATE = 100.0
 STANDARD_BUCKET_SIZE = 2000.0
@@ -51,9 +56,14 @@ _DATA_TYPE_FIELDS = {
 class ShopifyEmulator:
     def __init__(self, *, restore_rate: float = STANDARD_RESTORE_RATE, bucket_size: float = STANDARD_BUCKET_SIZE,
                  max_query_cost: int = MAX_QUERY_COST, host: str = "127.0.0.1", port: int = 0,
-                 reference_schema: str | os.PathLike | GraphQLSchema | None = None):
+                 reference_schema: str | os.PathLike | GraphQLSchema | None = None,
+                 supported_versions: tuple[str, ...] = SUPPORTED_VERSIONS, requested_cost_scale: float = 1.0):
         """`reference_schema` (or env `SHOPIFY_EMULATOR_REFERENCE_SCHEMA`): the full Admin API SDL; when
         given, every incoming document is also validated against it, as Shopify would."""
+        self.supported_versions = tuple(sorted(supported_versions))
+        # Shopify's own calculation often charges connections less than the documented formula the
+        # emulator computes; below 1.0 the emulator charges (and reports) that fraction of it.
+        self.requested_cost_scale = requested_cost_scale
         self.restore_rate = restore_rate
         self.bucket_size = bucket_size
         self.max_query_cost = max_query_cost
@@ -85,6 +95,8 @@ class ShopifyEmulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for shop in list(self._shops.values()):
+            shop.discard_bulk_files()
 
     def __enter__(self) -> "ShopifyEmulator":
         self.start()
@@ -197,13 +209,28 @@ class ShopifyEmulator:
                     return self._faults.pop(i)
         return None
 
-    def bulk_file(self, token: str) -> bytes | None:
+    def bulk_file(self, token: str) -> tuple[str, int] | None:
         for shop in list(self._shops.values()):
             with shop.lock:
-                content = shop.bulk_file(token)
-            if content is not None:
-                return content
+                found = shop.bulk_file(token)
+            if found is not None:
+                return found
         return None
+
+    def set_bulk_timing(self, domain: str, *, seconds: float | None = None,
+                        objects_per_second: float | None = None) -> None:
+        """The export time model: at least `seconds`, plus the objects at `objects_per_second`."""
+        shop = self.shop(domain)
+        with shop.lock:
+            if seconds is not None:
+                shop.bulk_seconds = seconds
+            shop.bulk_objects_per_second = objects_per_second
+
+    def bulk_log(self, domain: str):
+        """The shop's bulk operations with their start and finish times (see bulk.LoggedOperation)."""
+        shop = self.shop(domain)
+        with shop.lock:
+            return shop.bulk_log()
 
     # --- sandbox demo -------------------------------------------------------------------------------------
     def seed_demo(self, *, orders: int = 300, products: int = 40, customers: int = 60) -> dict[str, str]:
@@ -221,5 +248,5 @@ class ShopifyEmulator:
         return {"shop_domain": DEMO_DOMAIN, "access_token": DEMO_TOKEN}
 
 
-__all__ = ["ShopifyEmulator", "EmulatedShop", "LeakyBucket", "ShopStats", "STANDARD_RESTORE_RATE",
+__all__ = ["ShopifyEmulator", "SUPPORTED_VERSIONS", "EmulatedShop", "LeakyBucket", "ShopStats", "STANDARD_RESTORE_RATE",
            "STANDARD_BUCKET_SIZE", "MAX_QUERY_COST", "DEMO_DOMAIN", "DEMO_TOKEN"]

@@ -33,6 +33,10 @@ class Context:
     shop: "EmulatedShop"
     bulk: bool = False  # a bulk operation's inner query: connections return everything, no `first` needed
     search_warnings: list[str] = field(default_factory=list)
+    # A bulk operation runs its query in chunks: (offset, count) of the root connection's items, and the
+    # root's sorted items kept across chunks (filtering and sorting the whole shop once, not per chunk).
+    bulk_window: tuple[int, int] | None = None
+    bulk_cache: dict[Any, Any] | None = None
 
 
 def _sort_key(sort: str | None) -> Callable[[Mapping[str, Any]], tuple]:
@@ -66,12 +70,19 @@ def connection(items: Iterable[Mapping[str, Any]], info, *, first=None, after=No
             if size is not None and not 0 <= size <= MAX_PAGE:
                 raise GraphQLError(f"The {name} argument must be between 0 and {MAX_PAGE}.",
                                    extensions={"code": "BAD_REQUEST"})
-    search = parse_search(query)
-    ctx.search_warnings.extend(search.warnings)
-    keep = search.predicate()
-    key_of = _sort_key(sortKey)
-    keyed = sorted(((key_of(item), item) for item in items if keep(item)), key=lambda pair: pair[0],
-                   reverse=bool(reverse))
+    root = ctx.bulk_window is not None and info.path.prev is None
+    cache_key = (info.path.key, query, sortKey, bool(reverse))
+    if root and ctx.bulk_cache is not None and cache_key in ctx.bulk_cache:
+        keyed = ctx.bulk_cache[cache_key]
+    else:
+        search = parse_search(query)
+        ctx.search_warnings.extend(search.warnings)
+        keep = search.predicate()
+        key_of = _sort_key(sortKey)
+        keyed = sorted(((key_of(item), item) for item in items if keep(item)), key=lambda pair: pair[0],
+                       reverse=bool(reverse))
+        if root and ctx.bulk_cache is not None:
+            ctx.bulk_cache[cache_key] = keyed
     if after:
         ck = _decode_cursor(after)
         keyed = [p for p in keyed if (p[0] < ck if reverse else p[0] > ck)]
@@ -81,6 +92,9 @@ def connection(items: Iterable[Mapping[str, Any]], info, *, first=None, after=No
     has_next = has_prev = False
     if ctx.bulk:
         window = keyed
+        if root:
+            offset, count = ctx.bulk_window
+            window = keyed[offset:offset + count]
     elif first is not None:
         window, has_next = keyed[:first], len(keyed) > first
         has_prev = bool(after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -113,11 +114,20 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self._apply_fault(emulator.take_fault("bulk-file"), None):
             return
-        content = emulator.bulk_file(match["token"])
-        if content is None:
+        found = emulator.bulk_file(match["token"])
+        if found is None:
             self._send(404, b"<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml")
             return
-        self._send(200, content, content_type="application/jsonl")
+        path, size = found
+        self.send_response(200)
+        self.send_header("Content-Type", "application/jsonl")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        try:
+            with open(path, "rb") as file:
+                shutil.copyfileobj(file, self.wfile, 256 * 1024)  # streamed: a big export never sits in memory
+        except OSError:
+            self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802
         emulator = self.server.emulator
@@ -142,10 +152,12 @@ class Handler(BaseHTTPRequestHandler):
             shop.stats.requests[op_name] += 1
         if self._apply_fault(emulator.take_fault(op_name), shop):
             return
+        version = served_version(match["version"], emulator.supported_versions)
         status, answer = self._graphql(shop, query, body.get("variables") or {}, body.get("operationName"))
         with shop.lock:
             shop.stats.http_status[status] += 1
-        self._send(status, answer, {"X-Shopify-API-Version": match["version"]})
+            shop.stats.versions[version] += 1
+        self._send(status, answer, {"X-Shopify-API-Version": version})
 
     # --- GraphQL -----------------------------------------------------------------------------------------
     def _graphql(self, shop: "EmulatedShop", query: str, variables: dict, operation_name: str | None):
@@ -167,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         if operation is None:
             return 200, {"errors": [{"message": f"No operation named \"{operation_name}\""}]}
         try:
-            requested = operation_cost(schema, document, operation, variables)
+            requested = scaled(operation_cost(schema, document, operation, variables), emulator.requested_cost_scale)
         except Exception:  # bad variables: execution reports them, as Shopify does
             requested = 1
         if requested > emulator.max_query_cost:
@@ -190,8 +202,8 @@ class Handler(BaseHTTPRequestHandler):
             ctx = Context(shop)
             result = execute(schema, document, context_value=ctx, variable_values=variables,
                              operation_name=operation_name)
-            actual = operation_cost(schema, document, operation, variables, result.data, actual=True) \
-                if result.data else 0
+            actual = scaled(operation_cost(schema, document, operation, variables, result.data, actual=True),
+                            emulator.requested_cost_scale) if result.data else 0
             actual = min(actual, requested)
             shop.bucket.refund(requested - actual)
             status_now = shop.bucket.status()
@@ -207,6 +219,18 @@ class Handler(BaseHTTPRequestHandler):
                                      } for w in dict.fromkeys(ctx.search_warnings)]
         answer["extensions"] = extensions
         return 200, answer
+
+
+def scaled(cost: int, scale: float) -> int:
+    return cost if scale == 1.0 else max(1, round(cost * scale))
+
+
+def served_version(requested: str, supported: tuple[str, ...]) -> str:
+    """Shopify serves a supported version as asked; any other (too old, or not released) falls forward
+    to the oldest supported one."""
+    if requested == "unstable" or requested in supported:
+        return requested
+    return supported[0]
 
 
 def _operation_name(query: str) -> str | None:

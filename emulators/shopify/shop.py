@@ -12,7 +12,8 @@ from typing import Any
 
 from graphql import GraphQLSchema
 
-from .bulk import BulkOp, check_bulk_query, elapsed, run_bulk
+from . import bulk
+from .bulk import BulkOp, LoggedOperation, check_bulk_query
 from .data import ShopData
 from .search import numeric_id
 
@@ -60,6 +61,7 @@ class CostSample:
 class ShopStats:
     requests: collections.Counter = field(default_factory=collections.Counter)  # operation name -> answered
     http_status: collections.Counter = field(default_factory=collections.Counter)
+    versions: collections.Counter = field(default_factory=collections.Counter)  # API version served -> answers
     throttled: int = 0
     max_cost_exceeded: int = 0
     faults_injected: int = 0
@@ -84,8 +86,12 @@ class EmulatedShop:
         self.denied: dict[str, str] = {}  # root field -> access scope the app lacks
         self.stats = ShopStats()
         self.bulk_ops: dict[int, BulkOp] = {}
-        self.bulk_seconds = 0.2  # how long an operation stays RUNNING
+        # The time model of an export: it runs at least `bulk_seconds`, plus its objects at this rate
+        # (None: no rate, the start-up alone).
+        self.bulk_seconds = 0.2
+        self.bulk_objects_per_second: float | None = None
         self.bulk_limit = 5  # query operations running at once (API 2026-01 on)
+        self.bulk_shuffle_window = 1000  # ungrouped output: lines shuffled within windows of this many
         self.bulk_cut_short = 0  # drop this many lines from results (the objectCount stays)
         self.bulk_fail = False  # operations end FAILED with a partial result
         self._base_url_fn = base_url_fn
@@ -99,10 +105,7 @@ class EmulatedShop:
 
     # --- bulk operations ---------------------------------------------------------------------------------
     def _advance(self, op: BulkOp) -> None:
-        if op.status == "CREATED":
-            op.status = "RUNNING"
-        if op.status == "RUNNING" and elapsed(op) >= self.bulk_seconds:
-            run_bulk(self.schema, self, op)
+        bulk.advance(op)
 
     def _bulk_view(self, op: BulkOp) -> dict[str, Any]:
         self._advance(op)
@@ -135,6 +138,7 @@ class EmulatedShop:
                     file_token=secrets.token_urlsafe(16), group_objects=group_objects)
         self.bulk_ops[number] = op
         self.stats.bulk_started += 1
+        bulk.start(self.schema, self, op)
         return {"bulkOperation": op.view(self._base_url_fn()), "userErrors": []}
 
     def cancel_bulk(self, gid: str) -> dict[str, Any]:
@@ -144,14 +148,30 @@ class EmulatedShop:
         if op.status in ("CREATED", "RUNNING"):
             op.status = "CANCELED"
             op.completed_at = datetime.now(timezone.utc)
+            op.finished = time.monotonic()
         return {"bulkOperation": op.view(self._base_url_fn()), "userErrors": []}
 
-    def bulk_file(self, token: str) -> bytes | None:
+    def bulk_file(self, token: str) -> tuple[str, int] | None:
+        """(path, size) of the result file behind a download token."""
         for op in self.bulk_ops.values():
-            if op.file_token == token and op.content is not None:
+            if op.file_token == token and op.path and op.status in ("COMPLETED", "FAILED"):
                 self.stats.bulk_downloads += 1
-                return op.content
+                return op.path, op.size
         return None
+
+    def bulk_log(self) -> list[LoggedOperation]:
+        """Every bulk operation of this shop: when it started and finished (monotonic), in start order."""
+        for op in self.bulk_ops.values():
+            self._advance(op)
+        return sorted((bulk.log_entry(op) for op in self.bulk_ops.values()), key=lambda e: e.started)
+
+    def discard_bulk_files(self) -> None:
+        for op in self.bulk_ops.values():
+            if op.status in ("CREATED", "RUNNING"):
+                op.status = "CANCELED"
+            if op.thread is not None:
+                op.thread.join(timeout=30)
+            op.discard()
 
     # --- what the emulator holds, for tests -------------------------------------------------------------
     def counts(self) -> dict[str, int]:
