@@ -11,7 +11,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
     PORT=8000
+
+# Time zone data, so that TZ (e.g. -e TZ=Europe/Paris) moves the cron schedules; without TZ they are UTC.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tzdata \
+    && rm -rf /var/lib/apt/lists/*
 
 # supercronic: a cron made for containers. Unlike the cron daemon it hands the container's environment to
 # the jobs, logs to stdout/stderr, runs in the foreground as PID 1 (reaping, passing on SIGTERM) and never

@@ -139,6 +139,9 @@ def test_dockerfile_is_a_slim_official_python_image_run_by_an_unprivileged_user(
     assert copy_requirements < install < _index("COPY", lambda v: v.split()[0] == ".")
     assert "pip install --no-cache-dir -r requirements.txt" in _instructions("RUN")
     assert parser.envs["PIP_NO_CACHE_DIR"] == "1"
+    for run in _instructions("RUN"):  # no package index left behind in a layer
+        if "apt-get install" in run:
+            assert "--no-install-recommends" in run and run.rstrip().endswith("rm -rf /var/lib/apt/lists/*"), run
 
     # A system user that owns logs/ and data/ only, and is the one running everything after.
     users = _instructions("USER")
