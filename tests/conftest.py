@@ -54,3 +54,14 @@ def fresh_pg_dsn(pg_dsn):
     """A DSN on a schema of its own for one test (tables do not leak between tests)."""
     with _fresh_schema() as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_orders_v0_calls():
+    """Amazon removes the Orders API v0 on 2027-03-27: no test's sync may call it. The Amazon emulator
+    answers v0 Orders requests as removed and counts them in a process-wide ledger; it must stay empty."""
+    from emulators.amazon import V0_ORDERS_LEDGER
+
+    yield V0_ORDERS_LEDGER
+    calls = V0_ORDERS_LEDGER.counts()
+    assert not calls, f"Orders API v0 operations were called during the tests: {calls}"

@@ -65,6 +65,25 @@ def amazon_order(order_id: str, purchased_at: datetime, items: Iterable[tuple], 
     }
 
 
+def amazon_order_v2026(order_id: str, created_at: datetime, items: Iterable[tuple], *, status: str = "SHIPPED",
+                       currency: str = "USD") -> tuple[str, dict]:
+    """An Orders API v2026-01-01 order. items: (sku, quantity, unit price or None[, title])."""
+    order_items = []
+    for n, item in enumerate(items):
+        sku, qty, unit = item[:3]
+        product: dict = {"asin": f"B0{n:08d}", "sellerSku": sku, "title": item[3] if len(item) > 3 else None,
+                         "condition": {"conditionType": "NEW"}}
+        if unit is not None:
+            product["price"] = {"unitPrice": {"amount": str(unit), "currencyCode": currency}}
+        order_items.append({"orderItemId": f"{order_id}-{n}", "quantityOrdered": qty, "product": product,
+                            "fulfillment": {"quantityFulfilled": qty if status == "SHIPPED" else 0}})
+    return order_id, {
+        "orderId": order_id, "createdTime": iso(created_at), "lastUpdatedTime": iso(created_at), "programs": [],
+        "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER"},
+        "fulfillment": {"fulfillmentStatus": status, "fulfilledBy": "MERCHANT"}, "orderItems": order_items,
+    }
+
+
 def shopify_product(product_id: int, title: str, variants: Iterable[tuple[str, str]]) -> tuple[str, dict]:
     gid = f"gid://shopify/Product/{product_id}"
     return gid, {"id": gid, "title": title, "variants": {"nodes": [

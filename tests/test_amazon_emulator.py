@@ -10,18 +10,25 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from emulators.amazon import USAGE_PLANS, AmazonEmulator
+from emulators.amazon import (ROLE_ORDERS, USAGE_PLANS, V0_ORDERS_LEDGER, V0_ORDERS_OPERATIONS, AmazonEmulator,
+                              V0Ledger)
 from sync.platforms.amazon.ratelimit import DOCUMENTED_LIMITS
 
 from .amazon_fixtures import DE, GB, US, model, validate
 
-ORDERS = "ordersV0.json"
+ORDERS = "orders_2026-01-01.json"
+ORDERS_V0 = "ordersV0.json"
 REPORTS = "reports_2021-06-30.json"
 INVENTORY = "fbaInventory.json"
 SELLERS = "sellers.json"
-OPERATIONS = {ORDERS: ("getOrders", "getOrderItems"),
-              REPORTS: ("getReports", "createReport", "getReport", "getReportDocument"),
-              INVENTORY: ("getInventorySummaries",), SELLERS: ("getMarketplaceParticipations",)}
+# model -> (its operationIds, the prefix of the emulator's names for them)
+OPERATIONS = {ORDERS: (("searchOrders", "getOrder"), ""),
+              ORDERS_V0: (tuple(op[3:] for op in V0_ORDERS_OPERATIONS), "v0."),
+              REPORTS: (("getReports", "createReport", "getReport", "getReportDocument"), ""),
+              INVENTORY: (("getInventorySummaries",), ""), SELLERS: (("getMarketplaceParticipations",), "")}
+ALL_SECTIONS = "BUYER,RECIPIENT,PROCEEDS,EXPENSE,PROMOTION,CANCELLATION,FULFILLMENT,PACKAGES,TAX,PAYMENT,FULFILLMENT_ORDERS"
+SEARCH = "/orders/2026-01-01/orders"
+SCALE = 5000  # the module emulator's time scale: searchOrders' 0.0056/s becomes 28/s
 
 
 def _iso(ts: datetime) -> str:
@@ -30,8 +37,8 @@ def _iso(ts: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def emu():
-    with AmazonEmulator(time_scale=1000, report_processing_seconds=0.15, order_items_page_size=2,
-                        inventory_page_size=7, next_token_ttl=0.5) as emu:
+    with AmazonEmulator(time_scale=SCALE, report_processing_seconds=0.15, inventory_page_size=7,
+                        next_token_ttl=0.5) as emu:
         emu.add_seller("rt-us", orders=30, listings=12)
         emu.add_seller("rt-eu", orders=5, listings=9, marketplaces=[GB, DE])
         emu.add_seller("rt-nofba", orders=3, listings=4, fba=False)
@@ -53,16 +60,21 @@ def get(emu, path, params=None, refresh_token="rt-us", **kw):
 
 def test_usage_plans_match_the_models():
     """Rates and bursts in the emulator and in the client's pacing table come from the models' tables."""
-    for name, operations in OPERATIONS.items():
+    checked = set()
+    for name, (operations, prefix) in OPERATIONS.items():
         doc = model(name)
         for ops in doc["paths"].values():
             for op in ops.values():
                 if not isinstance(op, dict) or op.get("operationId") not in operations:
                     continue
                 rate, burst = re.findall(r"\|\s*([\d.]+)\s*\|\s*(\d+)\s*\|", op["description"])[0]
-                plan = USAGE_PLANS[op["operationId"]]
+                plan = USAGE_PLANS[prefix + op["operationId"]]
                 assert (plan.rate, plan.burst) == (float(rate), int(burst)), op["operationId"]
-                assert DOCUMENTED_LIMITS[op["operationId"]] == (float(rate), int(burst))
+                checked.add(prefix + op["operationId"])
+                if not prefix:  # the client paces what it calls; it calls no v0 operation
+                    assert DOCUMENTED_LIMITS[op["operationId"]] == (float(rate), int(burst))
+    assert checked == set(USAGE_PLANS)
+    assert not set(DOCUMENTED_LIMITS) & {"getOrders", "getOrderItems", "createRestrictedDataToken"}
 
 
 def test_lwa_grants_and_errors(emu):
@@ -93,63 +105,208 @@ def test_marketplace_participations(emu):
     assert [p["marketplace"]["id"] for p in r.json()["payload"]] == [GB, DE]
 
 
-def test_get_orders_pages_validate_and_cover_every_order(emu):
+def _search(emu, params, refresh_token="rt-us"):
+    """Every page of a searchOrders listing: the first with `params`, the next ones with the token added."""
+    pages = [get(emu, SEARCH, params, refresh_token)]
+    while pages[-1].status_code == 200 and pages[-1].json().get("pagination"):
+        pages.append(get(emu, SEARCH, {**params, "paginationToken": pages[-1].json()["pagination"]["nextToken"]},
+                         refresh_token))
+    return pages
+
+
+def test_search_orders_pages_validate_and_cover_every_order_with_its_items(emu):
     after = _iso(datetime.now(timezone.utc) - timedelta(days=200))
-    params = {"MarketplaceIds": US, "LastUpdatedAfter": after, "MaxResultsPerPage": 7}
-    seen = []
-    r = get(emu, "/orders/v0/orders", params)
-    while True:
-        assert r.status_code == 200, r.text
-        body = r.json()
-        validate(ORDERS, "GetOrdersResponse", body)
-        seen += [o["AmazonOrderId"] for o in body["payload"]["Orders"]]
-        assert len(body["payload"]["Orders"]) <= 7 and body["payload"]["LastUpdatedBefore"]
-        if not body["payload"].get("NextToken"):
-            break
-        r = get(emu, "/orders/v0/orders", {"MarketplaceIds": US, "NextToken": body["payload"]["NextToken"]})
-    assert sorted(seen) == sorted(emu.orders("rt-us")) and len(seen) == 30
+    params = {"lastUpdatedAfter": after, "maxResultsPerPage": 7, "includedData": ALL_SECTIONS}
+    pages = _search(emu, params)
+    assert len(pages) == 5 and all(p.status_code == 200 for p in pages)
+    for page in pages:
+        validate(ORDERS, "SearchOrdersResponse", page.json())
+        assert page.headers["x-amzn-RateLimit-Limit"] == f"{0.0056 * SCALE:g}"
+        assert len(page.json()["orders"]) <= 7 and page.json()["lastUpdatedBefore"]
+    assert "pagination" not in pages[-1].json()  # "absent from the response" on the last page
+    seen = {o["orderId"]: o for p in pages for o in p.json()["orders"]}
+    assert len(seen) == 30
+    v0 = emu.orders_v0("rt-us")
+    assert set(seen) == set(v0)
+    for order_id, order in seen.items():  # the same orders as v0 serves, items inline
+        old = v0[order_id]
+        assert order["createdTime"] == old["PurchaseDate"] and order["lastUpdatedTime"] == old["LastUpdateDate"]
+        assert [(i["product"]["sellerSku"], i["quantityOrdered"]) for i in order["orderItems"]] == \
+            [(i["SellerSKU"], i["QuantityOrdered"]) for i in old["OrderItems"]]
+        for item, old_item in zip(order["orderItems"], old["OrderItems"]):
+            unit = item["product"]["price"]["unitPrice"]
+            assert float(unit["amount"]) * item["quantityOrdered"] == pytest.approx(float(old_item["ItemPrice"]["Amount"]))
+        status = {"Shipped": "SHIPPED", "Unshipped": "UNSHIPPED", "Canceled": "CANCELLED"}[old["OrderStatus"]]
+        assert order["fulfillment"]["fulfillmentStatus"] == status
+        assert order["proceeds"]["grandTotal"]["amount"] == old["OrderTotal"]["Amount"]
+        assert order["recipient"]["deliveryAddress"]["countryCode"] == "US"
+    assert seen == emu.orders_v2026("rt-us", tuple(ALL_SECTIONS.split(",")))
+
+
+def test_included_data_chooses_the_sections(emu):
+    after = _iso(datetime.now(timezone.utc) - timedelta(days=200))
+    bare = get(emu, SEARCH, {"lastUpdatedAfter": after}).json()["orders"]
+    assert {k for o in bare for k in o} == {"orderId", "createdTime", "lastUpdatedTime", "programs", "salesChannel",
+                                             "orderItems"}
+    assert all("proceeds" not in i and "fulfillment" not in i for o in bare for i in o["orderItems"])
+    some = get(emu, SEARCH, {"lastUpdatedAfter": after, "includedData": "FULFILLMENT,PROCEEDS"}).json()["orders"]
+    assert all({"fulfillment", "proceeds"} <= set(o) and not {"buyer", "recipient"} & set(o) for o in some)
+
+
+def test_get_order_validates_and_matches_the_search(emu):
+    order_id = sorted(emu.orders_v0("rt-us"))[0]
+    r = get(emu, f"{SEARCH}/{order_id}", {"includedData": "FULFILLMENT,PROCEEDS"})
+    assert r.status_code == 200 and r.headers["x-amzn-RateLimit-Limit"] == f"{0.5 * SCALE:g}"
+    validate(ORDERS, "GetOrderResponse", r.json())
+    assert r.json()["order"] == emu.orders_v2026("rt-us")[order_id]
+    missing = get(emu, f"{SEARCH}/111-0000000-0000000")
+    assert missing.status_code == 404 and missing.headers["x-amzn-RateLimit-Limit"]
+    validate(ORDERS, "ErrorList", missing.json())
 
 
 @pytest.mark.parametrize("params, fragment", [
-    ({"LastUpdatedAfter": "2024-01-01T00:00:00Z"}, "MarketplaceIds"),
-    ({"MarketplaceIds": US}, "Either CreatedAfter or LastUpdatedAfter"),
-    ({"MarketplaceIds": US, "CreatedAfter": "2024-01-01T00:00:00Z", "LastUpdatedAfter": "2024-01-01T00:00:00Z"},
-     "cannot be set"),
-    ({"MarketplaceIds": US, "LastUpdatedAfter": "2024-01-01T00:00:00Z", "CreatedBefore": "2024-02-01T00:00:00Z"},
-     "cannot be set"),
-    ({"MarketplaceIds": US, "LastUpdatedAfter": "2024-01-01T00:00:00Z", "LastUpdatedBefore": "NOW"},
-     "two minutes"),
-    ({"MarketplaceIds": US, "LastUpdatedAfter": "2024-02-01T00:00:00Z", "LastUpdatedBefore": "2024-01-01T00:00:00Z"},
-     "equal to or after"),
-    ({"MarketplaceIds": US, "LastUpdatedAfter": "2024-01-01T00:00:00Z", "MaxResultsPerPage": 101}, "between 1 and 100"),
-    ({"MarketplaceIds": US, "LastUpdatedAfter": "yesterday"}, "ISO 8601"),
-    ({"MarketplaceIds": DE, "LastUpdatedAfter": "2024-01-01T00:00:00Z"}, "Invalid MarketplaceIds"),
+    ({}, "Exactly one of createdAfter and lastUpdatedAfter"),
+    ({"createdAfter": "2024-01-01T00:00:00Z", "lastUpdatedAfter": "2024-01-01T00:00:00Z"}, "Exactly one"),
+    ({"createdAfter": "2024-01-01T00:00:00Z", "lastUpdatedBefore": "2024-02-01T00:00:00Z"}, "cannot be provided"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "createdBefore": "2024-02-01T00:00:00Z"}, "cannot be provided"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "lastUpdatedBefore": "NOW"}, "two minutes"),
+    ({"lastUpdatedAfter": "2024-02-01T00:00:00Z", "lastUpdatedBefore": "2024-01-01T00:00:00Z"}, "equal to or after"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "maxResultsPerPage": 101}, "between 1 and 100"),
+    ({"lastUpdatedAfter": "yesterday"}, "ISO 8601"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "marketplaceIds": DE}, "Invalid marketplaceIds"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "includedData": "EVERYTHING"}, "Invalid includedData"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "fulfillmentStatuses": "Shipped"}, "Invalid fulfillmentStatuses"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "MarketplaceIds": US}, "Unknown parameter: MarketplaceIds"),
+    ({"lastUpdatedAfter": "2024-01-01T00:00:00Z", "paginationToken": "forged"}, "Invalid paginationToken"),
 ])
-def test_get_orders_rules(emu, params, fragment):
-    if params.get("LastUpdatedBefore") == "NOW":
-        params = {**params, "LastUpdatedBefore": _iso(datetime.now(timezone.utc) - timedelta(seconds=60))}
-    r = get(emu, "/orders/v0/orders", params)
-    assert r.status_code == 400
-    validate(ORDERS, "GetOrdersResponse", r.json())
+def test_search_orders_rules(emu, params, fragment):
+    if params.get("lastUpdatedBefore") == "NOW":
+        params = {**params, "lastUpdatedBefore": _iso(datetime.now(timezone.utc) - timedelta(seconds=60))}
+    r = get(emu, SEARCH, params)
+    assert r.status_code == 400 and r.headers["x-amzn-RateLimit-Limit"]
+    validate(ORDERS, "ErrorList", r.json())
     error = r.json()["errors"][0]
     assert error["code"] == "InvalidInput" and fragment in error["message"], error
 
 
-def test_order_items_paginate_and_validate(emu):
-    order_id, order = max(emu.orders("rt-us").items(), key=lambda kv: len(kv[1]["OrderItems"]))
-    items, next_token = [], None
-    while True:
-        r = get(emu, f"/orders/v0/orders/{order_id}/orderItems", {"NextToken": next_token} if next_token else None)
-        assert r.status_code == 200
-        validate(ORDERS, "GetOrderItemsResponse", r.json())
-        items += r.json()["payload"]["OrderItems"]
-        next_token = r.json()["payload"].get("NextToken")
-        if not next_token:
-            break
-    assert items == order["OrderItems"]
-    missing = get(emu, "/orders/v0/orders/111-0000000-0000000/orderItems")
-    assert missing.status_code == 404
-    validate(ORDERS, "GetOrderItemsResponse", missing.json())
+def test_a_next_page_must_repeat_the_other_parameters(emu):
+    params = {"lastUpdatedAfter": _iso(datetime.now(timezone.utc) - timedelta(days=200)), "maxResultsPerPage": 10}
+    first = get(emu, SEARCH, params).json()
+    token = first["pagination"]["nextToken"]
+    alone = get(emu, SEARCH, {"paginationToken": token})
+    assert alone.status_code == 400 and "does not match" in alone.json()["errors"][0]["message"]
+    other = get(emu, SEARCH, {**params, "lastUpdatedAfter": "2024-01-01T00:00:00Z", "paginationToken": token})
+    assert other.status_code == 400
+    # maxResultsPerPage and includedData may change between pages
+    ok = get(emu, SEARCH, {**params, "maxResultsPerPage": 50, "includedData": "FULFILLMENT", "paginationToken": token})
+    assert ok.status_code == 200 and len(ok.json()["orders"]) == 20 and "pagination" not in ok.json()
+    assert all("fulfillment" in o for o in ok.json()["orders"])
+
+
+def test_pagination_tokens_expire():
+    with AmazonEmulator(time_scale=1000, pagination_token_ttl=0.3) as emu:
+        emu.add_seller("rt-us", orders=12)
+        params = {"lastUpdatedAfter": _iso(datetime.now(timezone.utc) - timedelta(days=200)), "maxResultsPerPage": 5}
+        token_ = get(emu, SEARCH, params).json()["pagination"]["nextToken"]
+        assert get(emu, SEARCH, {**params, "paginationToken": token_}).status_code == 200
+        time.sleep(0.4)
+        late = get(emu, SEARCH, {**params, "paginationToken": token_})
+        assert late.status_code == 400 and "expired" in late.json()["errors"][0]["message"]
+        validate(ORDERS, "ErrorList", late.json())
+    with AmazonEmulator(time_scale=1000) as emu:  # tokens of 24 hours; the fault expires one on demand
+        emu.add_seller("rt-us", orders=12)
+        fresh = get(emu, SEARCH, params).json()["pagination"]["nextToken"]
+        emu.inject("expire_token", "searchOrders")
+        assert get(emu, SEARCH, params).status_code == 200  # a first page carries no token: the fault waits
+        assert get(emu, SEARCH, {**params, "paginationToken": fresh}).status_code == 400
+        assert get(emu, SEARCH, {**params, "paginationToken": fresh}).status_code == 200
+
+
+def test_personal_data_needs_its_role(emu):
+    after = _iso(datetime.now(timezone.utc) - timedelta(days=200))
+    pii = get(emu, SEARCH, {"lastUpdatedAfter": after, "includedData": "BUYER,RECIPIENT,FULFILLMENT"}).json()["orders"]
+    shipped = [o for o in pii if o["fulfillment"]["fulfillmentStatus"] in ("UNSHIPPED", "SHIPPED")]
+    assert shipped and all(o["buyer"]["buyerName"] and o["recipient"]["deliveryAddress"]["addressLine1"] for o in shipped)
+    assert all(("buyerEmail" in o["buyer"]) == (o["fulfillment"]["fulfilledBy"] == "MERCHANT") for o in shipped)
+    emu.set_roles("rt-eu", {ROLE_ORDERS})
+    try:
+        plain = get(emu, SEARCH, {"lastUpdatedAfter": after, "includedData": "FULFILLMENT"}, "rt-eu")
+        assert plain.status_code == 200
+        for section, role in (("BUYER", "Tax Invoicing"), ("RECIPIENT", "Direct-to-Consumer Shipping")):
+            denied = get(emu, SEARCH, {"lastUpdatedAfter": after, "includedData": section}, "rt-eu")
+            assert denied.status_code == 403 and "x-amzn-RateLimit-Limit" not in denied.headers
+            validate(ORDERS, "ErrorList", denied.json())
+            assert denied.json()["errors"][0]["code"] == "Unauthorized" and role in denied.json()["errors"][0]["details"]
+        emu.set_roles("rt-eu", set())
+        assert get(emu, SEARCH, {"lastUpdatedAfter": after}, "rt-eu").status_code == 403
+    finally:
+        emu.set_roles("rt-eu", {ROLE_ORDERS, "Direct-to-Consumer Shipping (Restricted)"})
+
+
+def test_orders_older_than_two_years_are_not_shown():
+    with AmazonEmulator(time_scale=1000) as emu:
+        emu.add_seller("rt-old", orders=40, order_days=1000)
+        shown = {o["orderId"] for p in _search(emu, {"createdAfter": "2015-01-01T00:00:00Z"}, "rt-old")
+                 for o in p.json()["orders"]}
+        placed = {oid: datetime.fromisoformat(o["PurchaseDate"].replace("Z", "+00:00"))
+                  for oid, o in emu.orders_v0("rt-old").items()}
+        limit = datetime.now(timezone.utc) - timedelta(days=730)
+        assert shown == {oid for oid, at in placed.items() if at >= limit} and 0 < len(shown) < 40
+        assert shown == set(emu.orders_v2026("rt-old"))
+
+
+def test_v0_orders_operations_answer_as_removed_by_default():
+    before = V0_ORDERS_LEDGER.counts()
+    probes = V0Ledger()  # this test's own ledger: the suite's one must only ever count the project's calls
+    with AmazonEmulator(time_scale=1000, ledger=probes) as emu:
+        emu.add_seller("rt-us", orders=3)
+        order_id = sorted(emu.orders_v0("rt-us"))[0]
+        paths = ["/orders/v0/orders", f"/orders/v0/orders/{order_id}", f"/orders/v0/orders/{order_id}/orderItems",
+                 f"/orders/v0/orders/{order_id}/buyerInfo", f"/orders/v0/orders/{order_id}/address",
+                 f"/orders/v0/orders/{order_id}/orderItems/buyerInfo"]
+        for path in paths:
+            r = get(emu, path, {"MarketplaceIds": US, "LastUpdatedAfter": "2024-01-01T00:00:00Z"})
+            assert r.status_code == 404, path
+            validate(ORDERS_V0, "GetOrdersResponse", r.json())
+            assert "removes it on 2027-03-27" in r.json()["errors"][0]["message"]
+        assert emu.counters.v0_orders() == 6
+        assert {op: emu.counters.calls[op] for op in V0_ORDERS_OPERATIONS} == dict.fromkeys(V0_ORDERS_OPERATIONS, 1)
+    assert probes.counts() == dict.fromkeys(V0_ORDERS_OPERATIONS, 1)  # what the suite's ledger would have seen
+    assert V0_ORDERS_LEDGER.counts() == before
+
+
+def test_v0_orders_when_served_are_the_same_orders():
+    with AmazonEmulator(time_scale=1000, v0_orders_removed=False, ledger=None, order_items_page_size=2) as emu:
+        emu.add_seller("rt-us", orders=30)
+        params = {"MarketplaceIds": US, "LastUpdatedAfter": _iso(datetime.now(timezone.utc) - timedelta(days=200)),
+                  "MaxResultsPerPage": 7}
+        seen, r = [], get(emu, "/orders/v0/orders", params)
+        while True:
+            assert r.status_code == 200, r.text
+            validate(ORDERS_V0, "GetOrdersResponse", r.json())
+            seen += [o["AmazonOrderId"] for o in r.json()["payload"]["Orders"]]
+            if not r.json()["payload"].get("NextToken"):
+                break
+            r = get(emu, "/orders/v0/orders", {"MarketplaceIds": US, "NextToken": r.json()["payload"]["NextToken"]})
+        assert sorted(seen) == sorted(emu.orders_v2026("rt-us"))
+        order_id, order = max(emu.orders_v0("rt-us").items(), key=lambda kv: len(kv[1]["OrderItems"]))
+        items, next_token = [], None
+        while True:
+            r = get(emu, f"/orders/v0/orders/{order_id}/orderItems", {"NextToken": next_token} if next_token else None)
+            validate(ORDERS_V0, "GetOrderItemsResponse", r.json())
+            items += r.json()["payload"]["OrderItems"]
+            next_token = r.json()["payload"].get("NextToken")
+            if not next_token:
+                break
+        assert items == order["OrderItems"]
+        for path, definition in (("", "GetOrderResponse"), ("/buyerInfo", "GetOrderBuyerInfoResponse"),
+                                 ("/address", "GetOrderAddressResponse"),
+                                 ("/orderItems/buyerInfo", "GetOrderItemsBuyerInfoResponse")):
+            r = get(emu, f"/orders/v0/orders/{order_id}{path}")
+            assert r.status_code == 200, path
+            validate(ORDERS_V0, definition, r.json())
+        emu.set_v0_orders_removed(True)
+        assert get(emu, f"/orders/v0/orders/{order_id}").status_code == 404
 
 
 def test_report_lifecycle_and_documents(emu):
@@ -206,6 +363,19 @@ def test_inventory_pages_token_expiry_and_fba_403(emu):
     validate(INVENTORY, "GetInventorySummariesResponse", nofba.json())
     missing = get(emu, "/fba/inventory/v1/summaries", {k: v for k, v in params.items() if k != "marketplaceIds"})
     assert missing.status_code == 400
+
+
+def test_search_orders_burst_then_quota_exceeded():
+    with AmazonEmulator(time_scale=1) as emu:
+        emu.add_seller("rt", orders=1)
+        headers = token(emu, "rt")
+        params = {"lastUpdatedAfter": "2025-01-01T00:00:00Z"}
+        answers = [httpx.get(emu.url + SEARCH, params=params, headers=headers) for _ in range(21)]
+        assert [a.status_code for a in answers] == [200] * 20 + [429]
+        assert answers[0].headers["x-amzn-RateLimit-Limit"] == "0.0056"
+        validate(ORDERS, "ErrorList", answers[-1].json())
+        assert answers[-1].json()["errors"][0]["code"] == "QuotaExceeded"
+        assert emu.counters.throttled["searchOrders"] == 1
 
 
 def test_burst_then_quota_exceeded_with_the_documented_body():

@@ -12,7 +12,9 @@ from sync.platforms.amazon.ratelimit import RateLimiter
 from sync.platforms.amazon.timeutil import parse
 from sync.platforms.amazon.tuning import AmazonTuning
 
-from .amazon_fixtures import DE, GB, US, direct_settings, drain, emulator, request
+from .amazon_fixtures import DE, GB, US, direct_settings, drain, emulator, request, validate
+
+ORDERS = "orders_2026-01-01.json"
 
 
 def connect(emu, refresh_token, **env):
@@ -34,31 +36,53 @@ class FakeClock:
 def test_bucket_spends_the_burst_then_paces_at_the_announced_rate():
     clock = FakeClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    for _ in range(30):
-        limiter.acquire("getOrderItems")
-    assert clock.now == 0.0  # burst 30
-    limiter.acquire("getOrderItems")
-    assert clock.now == pytest.approx(2.0)  # documented 0.5/s
-    limiter.observe("getOrderItems", "30")  # x-amzn-RateLimit-Limit of a time-scaled emulator
+    for _ in range(20):
+        limiter.acquire("searchOrders")
+    assert clock.now == 0.0  # burst 20
+    limiter.acquire("searchOrders")
+    assert clock.now == pytest.approx(1 / 0.0056)  # documented 0.0056/s: one call every ~3 minutes
+    limiter.observe("searchOrders", "30")  # x-amzn-RateLimit-Limit of a time-scaled emulator
     start = clock.now
     for _ in range(30):
-        limiter.acquire("getOrderItems")
+        limiter.acquire("searchOrders")
     assert clock.now - start == pytest.approx(1.0, abs=0.04)
-    assert limiter.throttled("getOrderItems") == pytest.approx(1 / 30)
+    assert limiter.throttled("searchOrders") == pytest.approx(1 / 30)
     start = clock.now
-    limiter.acquire("getOrderItems")
+    limiter.acquire("searchOrders")
     assert clock.now - start == pytest.approx(1 / 30)  # a 429 empties the bucket
-    limiter.observe("getOrderItems", "garbage")
-    assert limiter.rate("getOrderItems") == 30
+    limiter.observe("searchOrders", "garbage")
+    assert limiter.rate("searchOrders") == 30
 
 
 def test_tuning_knobs_are_validated():
-    assert AmazonTuning.from_env({}).orders_page_size == 100
+    default = AmazonTuning.from_env({})
+    assert default.orders_page_size == 100 and default.orders_window_days == 0
+    assert default.included_data == ("FULFILLMENT", "PROCEEDS")  # what the SKU analysis and a dashboard read
     assert AmazonTuning.from_env({"AMAZON_MAX_RETRIES": "3"}).max_retries == 3
     with pytest.raises(ConfigError, match="AMAZON_ORDERS_PAGE_SIZE"):
         AmazonTuning.from_env({"AMAZON_ORDERS_PAGE_SIZE": "500"})
     with pytest.raises(ConfigError, match="AMAZON_HTTP_TIMEOUT_SECONDS"):
         AmazonTuning.from_env({"AMAZON_HTTP_TIMEOUT_SECONDS": "soon"})
+    # FULFILLMENT always (the order status), other sections as asked, personal ones only through their setting
+    assert AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "proceeds,packages"}).included_data == \
+        ("FULFILLMENT", "PROCEEDS", "PACKAGES")
+    with pytest.raises(ConfigError, match="AMAZON_ORDERS_PERSONAL_DATA"):
+        AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "PROCEEDS,BUYER"})
+    with pytest.raises(ConfigError, match="AMAZON_ORDERS_INCLUDED_DATA accepts"):
+        AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "EVERYTHING"})
+    assert AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "recipient, BUYER"}).personal_sections == \
+        ("BUYER", "RECIPIENT")
+    with pytest.raises(ConfigError, match="AMAZON_ORDERS_PERSONAL_DATA accepts"):
+        AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "PAYMENT"})
+    # the v0 setting still means what it meant; SYNC_STORE_PII=false never asks for personal data
+    assert AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "shippingAddress"}).personal_sections == \
+        ("RECIPIENT",)
+    with pytest.raises(ConfigError, match="AMAZON_RESTRICTED_DATA_ELEMENTS"):
+        AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})
+    for env in ({"AMAZON_ORDERS_PERSONAL_DATA": "BUYER,RECIPIENT"}, {"AMAZON_RESTRICTED_DATA_ELEMENTS": "buyerInfo"}):
+        assert AmazonTuning.from_env({**env, "SYNC_STORE_PII": "false"}).included_data == ("FULFILLMENT", "PROCEEDS")
+    with pytest.raises(ConfigError, match="SYNC_STORE_PII"):
+        AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "BUYER", "SYNC_STORE_PII": "maybe"})
 
 
 def test_secrets_are_validated_without_echoing_them():
@@ -148,24 +172,25 @@ def test_wrong_app_secret_is_named_without_the_secret():
 
 
 # ----- orders -------------------------------------------------------------------------------------------
-def test_orders_skip_items_of_unchanged_orders_and_set_the_cursor_last():
-    with emulator(order_items_page_size=2, time_scale=600) as emu:
+def test_orders_come_with_all_their_items_and_the_cursor_moves_with_the_last_page():
+    with emulator(time_scale=600) as emu:
         emu.add_seller("rt-o", orders=250, listings=10)
-        everything = emu.orders("rt-o")
-        stored = {oid: parse(o["LastUpdateDate"]) for oid, o in list(everything.items())[:100]}
-        conn = connect(emu, "rt-o", AMAZON_ORDERS_WINDOW_DAYS="3650")  # one slice: pages as getOrders gives
+        truth = emu.orders_v2026("rt-o")
+        conn = connect(emu, "rt-o")
         try:
-            records, pages = drain(conn.fetch(request("orders", stored=stored)))
+            records, pages = drain(conn.fetch(request("orders")))
         finally:
             conn.close()
-        assert len(pages) == 3 and [p.state is None for p in pages] == [True, True, False]
-        assert set(pages[-1].state) == {"last_updated_before"}
-        assert sum(p.skipped_unchanged for p in pages) == 100
-        assert {r.external_id for r in records} == set(everything) - set(stored)
-        for record in records:  # every item, across getOrderItems pages (2 per page here)
-            assert record.data == everything[record.external_id]
-            assert record.updated_at == parse(record.data["LastUpdateDate"])
-        assert set(emu.counters.order_items_ids) == set(everything) - set(stored)
+        assert [len(p.records) for p in pages] == [100, 100, 50]
+        # Earlier pages commit where the window stands (a killed sync resumes there); the last one the cursor.
+        assert [set(p.state) for p in pages] == [{"window"}, {"window"}, {"last_updated_before"}]
+        assert pages[0].state["window"]["token"] != pages[1].state["window"]["token"]
+        assert {r.external_id: r.data for r in records} == truth  # as Amazon returned them
+        for record in records:
+            assert record.updated_at == parse(record.data["lastUpdatedTime"])
+            assert record.data["orderItems"] and record.data["fulfillment"]["fulfillmentStatus"]
+            validate(ORDERS, "Order", record.data)
+        assert emu.counters.calls == {"searchOrders": 3}  # no per-order call, no v0
 
 
 def test_orders_window_follows_the_cursor_minus_lookback():
@@ -183,23 +208,70 @@ def test_orders_window_follows_the_cursor_minus_lookback():
             conn.close()
 
 
+def test_a_killed_backfill_resumes_at_its_last_committed_page():
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-k", orders=230)
+        conn = connect(emu, "rt-k", AMAZON_ORDERS_PAGE_SIZE="50")
+        try:
+            pages = conn.fetch(request("orders"))
+            first, second = next(pages), next(pages)  # the process dies after committing two pages
+            pages.close()
+            emu.reset_counters()
+            records, rest = drain(conn.fetch(request("orders", state=second.state)))
+        finally:
+            conn.close()
+        # pages 3, 4 and 5 of the saved window (not the whole window again), then one page for what changed
+        # since that window ended
+        assert emu.counters.calls["searchOrders"] == 3 + 1
+        got = [r.external_id for r in first.records + second.records + records]
+        assert sorted(got) == sorted(emu.orders_v2026("rt-k"))
+        states = [p.state for p in rest]
+        assert states[2] == {"last_updated_before": second.state["window"]["before"]}
+        assert states[3]["last_updated_before"] >= states[2]["last_updated_before"] and len(states) == 4
+
+
+def test_an_expired_pagination_token_reads_the_window_again():
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-e", orders=120)
+        conn = connect(emu, "rt-e", AMAZON_ORDERS_PAGE_SIZE="50")
+        try:
+            emu.inject("expire_token", "searchOrders")  # the second page's token has expired
+            records, pages = drain(conn.fetch(request("orders")))
+            assert {r.external_id for r in records} == set(emu.orders_v2026("rt-e"))
+            assert emu.counters.calls["searchOrders"] == 1 + 1 + 3  # page 1, the refused page 2, pages 1-3
+            assert pages[-1].state and set(pages[-1].state) == {"last_updated_before"}
+
+            # A position saved more than a day ago is not even tried: the window is read from its start.
+            emu.reset_counters()
+            stale = {"window": {**pages[0].state["window"], "issued_at": "2020-01-01T00:00:00Z"}}
+            again, _ = drain(conn.fetch(request("orders", state=stale)))
+            assert {r.external_id for r in again} == set(emu.orders_v2026("rt-e"))
+            assert emu.counters.calls["searchOrders"] == 3 + 1  # the window, then what changed since it ended
+        finally:
+            conn.close()
+
+
 def test_transient_faults_are_retried_until_the_data_is_complete():
-    with emulator(order_items_page_size=2, time_scale=600) as emu:
+    with emulator(time_scale=600) as emu:
         emu.add_seller("rt-f", orders=60, listings=5)
-        emu.inject("throttle", "getOrders", times=2)
-        emu.inject("throttle", "getOrderItems", times=3)
-        emu.inject("error500", "getOrderItems")
-        emu.inject("error503", "getOrders")
-        emu.inject("drop", "getOrderItems")
-        emu.inject("gateway502", "getOrders")  # an HTML page: the library alone would call it an empty answer
-        emu.inject("gateway502", "getOrderItems")
-        emu.inject("slow", "getOrderItems", delay=1.0)
+        emu.inject("error500", "searchOrders")
+        emu.inject("error503", "searchOrders")
+        emu.inject("drop", "searchOrders")
+        emu.inject("gateway502", "searchOrders")  # an HTML page: the library alone would call it an empty answer
+        emu.inject("slow", "searchOrders", delay=1.0)
         emu.inject("error503", "lwaToken")
-        conn = connect(emu, "rt-f", AMAZON_HTTP_TIMEOUT_SECONDS="0.5")
+        conn = connect(emu, "rt-f", AMAZON_HTTP_TIMEOUT_SECONDS="0.5", AMAZON_ORDERS_PAGE_SIZE="20")
         try:
             records, _ = drain(conn.fetch(request("orders")))
-            assert len(records) == 60
-            assert conn.caller.retries["getOrders"] >= 3 and conn.caller.retries["getOrderItems"] >= 6
+            assert {r.external_id for r in records} == set(emu.orders_v2026("rt-f"))
+            retried = conn.caller.retries["searchOrders"]
+            assert retried >= 5
+            # QuotaExceeded in mid-listing (after the first answer announced the time-scaled rate: before it, a
+            # 429 waits for the documented 0.0056/s, three minutes) is waited out too.
+            emu.inject("throttle", "searchOrders", times=3, after=1)
+            records, _ = drain(conn.fetch(request("orders")))
+            assert {r.external_id for r in records} == set(emu.orders_v2026("rt-f"))
+            assert conn.caller.retries["searchOrders"] == retried + 3 and emu.counters.throttled["searchOrders"] == 3
         finally:
             conn.close()
 
@@ -207,10 +279,21 @@ def test_transient_faults_are_retried_until_the_data_is_complete():
 def test_exhausted_retries_give_a_clear_platform_error():
     with emulator() as emu:
         emu.add_seller("rt-x", orders=3)
-        emu.inject("error503", "getOrders", times=10)
+        emu.inject("error503", "searchOrders", times=10)
         conn = connect(emu, "rt-x", AMAZON_MAX_RETRIES="2")
         try:
-            with pytest.raises(PlatformError, match=r"kept failing on getOrders \(HTTP 503 ServiceUnavailable\) after 3"):
+            with pytest.raises(PlatformError, match=r"kept failing on searchOrders \(HTTP 503 ServiceUnavailable\) after 3"):
+                drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+
+
+def test_an_app_without_the_orders_role_skips_orders():
+    with emulator() as emu:
+        emu.add_seller("rt-norole", orders=3, roles=set())
+        conn = connect(emu, "rt-norole")
+        try:
+            with pytest.raises(DataTypeSkipped, match="Inventory and Order Tracking"):
                 drain(conn.fetch(request("orders")))
         finally:
             conn.close()
@@ -327,32 +410,49 @@ def test_expired_inventory_token_restarts_the_marketplace():
 
 
 # ----- buyer PII ----------------------------------------------------------------------------------------
-def test_buyer_pii_only_with_a_restricted_data_token_when_configured():
-    from .amazon_fixtures import validate
-
+def test_personal_data_only_when_asked_for_and_allowed():
     with emulator(time_scale=600) as emu:
         emu.add_seller("rt-pii", orders=12)
-        conn = connect(emu, "rt-pii")
-        try:
-            plain, _ = drain(conn.fetch(request("orders")))
-        finally:
-            conn.close()
-        assert not any("BuyerInfo" in r.data or "ShippingAddress" in r.data for r in plain)
-        assert "createRestrictedDataToken" not in emu.counters.calls
+        for env in ({}, {"AMAZON_ORDERS_PERSONAL_DATA": "BUYER,RECIPIENT", "SYNC_STORE_PII": "false"}):
+            conn = connect(emu, "rt-pii", **env)
+            try:
+                plain, _ = drain(conn.fetch(request("orders")))
+            finally:
+                conn.close()
+            assert len(plain) == 12 and not any({"buyer", "recipient"} & set(r.data) for r in plain), env
 
-        conn = connect(emu, "rt-pii", AMAZON_RESTRICTED_DATA_ELEMENTS="buyerInfo,shippingAddress")
+        conn = connect(emu, "rt-pii", AMAZON_ORDERS_PERSONAL_DATA="BUYER,RECIPIENT")
         try:
             records, _ = drain(conn.fetch(request("orders")))
         finally:
             conn.close()
-        assert len(records) == 12 and all(r.data["BuyerInfo"]["BuyerEmail"] for r in records)
-        assert all(r.data["OrderItems"] for r in records)  # getOrderItems went with the LWA token
-        assert emu.counters.calls["createRestrictedDataToken"] == 1
+        assert {r.external_id: r.data for r in records} == emu.orders_v2026(
+            "rt-pii", ("FULFILLMENT", "PROCEEDS", "BUYER", "RECIPIENT"))
+        assert all(r.data["recipient"]["deliveryAddress"]["countryCode"] for r in records)
+        assert any(r.data.get("buyer", {}).get("buyerName") for r in records)
         for r in records:
-            order = {k: v for k, v in r.data.items() if k != "OrderItems"}
-            validate("ordersV0.json", "Order", order)
-    with pytest.raises(ConfigError, match="AMAZON_RESTRICTED_DATA_ELEMENTS"):
-        AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})
+            validate(ORDERS, "Order", r.data)
+        assert "createRestrictedDataToken" not in emu.counters.calls  # v2026 grants personal data by role
+
+
+@pytest.mark.parametrize("sections, role", [("BUYER", "Tax Invoicing (Restricted)"),
+                                            ("RECIPIENT", "Direct-to-Consumer Shipping (Restricted)")])
+def test_personal_data_without_its_role_fails_orders_naming_the_role(sections, role):
+    from emulators.amazon import ROLE_ORDERS
+
+    with emulator() as emu:
+        emu.add_seller("rt-role", orders=4, roles={ROLE_ORDERS})
+        conn = connect(emu, "rt-role", AMAZON_ORDERS_PERSONAL_DATA=sections)
+        try:
+            with pytest.raises(PlatformError) as err:
+                drain(conn.fetch(request("orders")))
+        finally:
+            conn.close()
+        message = str(err.value)
+        assert not isinstance(err.value, DataTypeSkipped)
+        assert "403" in message and role in message and "AMAZON_ORDERS_PERSONAL_DATA" in message
+        secrets = emu.demo_secrets("rt-role")
+        assert secrets["refresh_token"] not in message and "Atza|" not in message
 
 
 def test_fba_in_some_marketplaces_only_skips_the_others():
@@ -368,14 +468,14 @@ def test_fba_in_some_marketplaces_only_skips_the_others():
 
 
 def test_access_tokens_are_renewed_before_they_expire():
-    with emulator(access_token_ttl=1, time_scale=120) as emu:
-        emu.add_seller("rt-ttl", orders=120)
-        conn = connect(emu, "rt-ttl")
+    with emulator(access_token_ttl=1, time_scale=300) as emu:
+        emu.add_seller("rt-ttl", orders=110)
+        conn = connect(emu, "rt-ttl", AMAZON_ORDERS_PAGE_SIZE="5")
         try:
             conn.test()
-            records, _ = drain(conn.fetch(request("orders")))  # ~1.5 s of paced getOrderItems
-            assert len(records) == 120
-            assert conn.clients.tokens.fetches >= 2 and "getOrderItems" not in conn.caller.retries
+            records, _ = drain(conn.fetch(request("orders")))  # 22 pages: ~1.2 s of paced searchOrders
+            assert len(records) == 110
+            assert conn.clients.tokens.fetches >= 2 and "searchOrders" not in conn.caller.retries
         finally:
             conn.close()
 
@@ -411,10 +511,10 @@ def test_a_first_sync_moves_the_cursor_slice_by_slice():
             records, pages = drain(conn.fetch(request("orders")))
         finally:
             conn.close()
-        assert sorted(r.external_id for r in records) == sorted(emu.orders("rt-slices"))
+        assert sorted(r.external_id for r in records) == sorted(emu.orders_v2026("rt-slices"))
         states = [p.state["last_updated_before"] for p in pages if p.state]
         assert len(states) == 4 and states == sorted(states)  # 120 days in 30-day slices, oldest first
-        assert emu.counters.calls["getOrders"] == 4
+        assert emu.counters.calls["searchOrders"] == 4
 
 
 # ----- report document decoding (no network) -------------------------------------------------------------
@@ -436,37 +536,56 @@ def test_a_declared_charset_is_read_as_what_amazon_actually_writes(declared, bod
     assert rows[0]["item-name"] == (expected or "Bottle")
 
 
-def test_next_pages_of_orders_repeat_the_filters_with_the_token():
-    """Orders model: "NextToken doesn't affect any filters that you include in your request; it only impacts
-    the pagination"; its sandbox example of a next page sends the filter with the NextToken (and so does
-    python-amazon-sp-api's load_all_pages). A next page asked with the token alone relies on undocumented
-    behaviour."""
+class FakeOrders:
+    """An Orders client answering from a script (for answers the emulator never gives)."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), []
+
+    def search_orders(self, **params):
+        from types import SimpleNamespace
+
+        self.calls.append(params)
+        body = dict(self.answers.pop(0))
+        return SimpleNamespace(payload={k: v for k, v in body.items() if k != "pagination"},
+                               pagination=body.get("pagination"), headers={})
+
+
+class DirectCaller:
+    def call(self, operation, fn):
+        return fn()
+
+
+def _fetch_fake(client, state=None):
     from datetime import datetime, timedelta, timezone
-    from types import SimpleNamespace
 
     from sync.models import StreamRequest
     from sync.platforms.amazon.orders import fetch_orders
 
-    class Orders:
-        restricted_data_token = None
-
-        def __init__(self):
-            self.calls = []
-
-        def get_orders(self, **params):
-            self.calls.append(params)
-            token = None if "NextToken" in params else "tok-2"
-            return SimpleNamespace(payload={"Orders": [], **({"NextToken": token} if token else {})}, headers={})
-
-    class Caller:
-        def call(self, operation, fn):
-            return fn()
-
-    client = Orders()
     now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-    req = StreamRequest("orders", {"last_updated_before": "2026-01-01T11:00:00Z"}, timedelta(minutes=10), now,
-                        lambda ids: {})
-    list(fetch_orders(Caller(), client, req, [US], AmazonTuning(), None, now=lambda: now))
+    req = StreamRequest("orders", state, timedelta(minutes=10), now, lambda ids: {})
+    return list(fetch_orders(DirectCaller(), client, req, [US], AmazonTuning(), now=lambda: now))
+
+
+def test_next_pages_of_orders_repeat_every_parameter_with_the_token():
+    """searchOrders: "All other parameters must be provided with the same values that were provided with the
+    request that generated this token"."""
+    order = {"orderId": "1", "createdTime": "2026-01-01T00:00:00Z", "lastUpdatedTime": "2026-01-01T00:00:00Z",
+             "salesChannel": {"channelName": "AMAZON"}, "orderItems": []}
+    client = FakeOrders([{"orders": [order], "pagination": {"nextToken": "tok-2"}}, {"orders": []}])
+    pages = _fetch_fake(client, {"last_updated_before": "2026-01-01T11:00:00Z"})
     first, second = client.calls
-    assert second["NextToken"] == "tok-2"
-    assert {k: v for k, v in second.items() if k != "NextToken"} == first
+    assert second["paginationToken"] == "tok-2"
+    assert {k: v for k, v in second.items() if k != "paginationToken"} == first
+    assert first == {"lastUpdatedAfter": "2026-01-01T10:50:00Z", "lastUpdatedBefore": "2026-01-01T11:57:30Z",
+                     "marketplaceIds": [US], "maxResultsPerPage": 100, "includedData": ["FULFILLMENT", "PROCEEDS"]}
+    assert pages[0].state["last_updated_before"] == "2026-01-01T11:00:00Z"  # the cursor waits for the last page
+
+
+@pytest.mark.parametrize("answer", [{"Orders": []}, {"orders": [{"orderId": "1"}]},
+                                    {"orders": [{"orderItems": []}]}])
+def test_a_malformed_answer_stops_orders_without_moving_the_cursor(answer):
+    from sync.errors import IncompleteDataError
+
+    with pytest.raises(IncompleteDataError, match="cursor stays where it was"):
+        _fetch_fake(FakeOrders([answer]))

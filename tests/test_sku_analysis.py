@@ -18,8 +18,8 @@ from sync.store import open_store
 from sync.store.base import SkuRow
 
 from .engine_fixtures import add, make_settings
-from .sku_fixtures import (amazon_listing, amazon_order, amazon_stock, execute, new_ids, read_cache,
-                           shopify_level, shopify_order, shopify_product, store_records)
+from .sku_fixtures import (amazon_listing, amazon_order, amazon_order_v2026, amazon_stock, execute, new_ids,
+                           read_cache, shopify_level, shopify_order, shopify_product, store_records)
 from .supabase_fixtures import supabase_project  # noqa: F401  (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +108,26 @@ def test_revenue_is_the_lines_discounted_total_in_30_days(settings):
     assert b["revenue_30d"] == Decimal("34.97")
     assert (b["units_sold_30d"], b["orders_30d"]) == (6, 3)
     assert b["platforms"] == ["amazon", "shopify"]
+
+
+def test_amazon_orders_of_both_api_versions_count_alike(settings):
+    """A table holding v0-shaped rows from before and v2026-01-01 orders (SPEC section 2): dated by
+    `createdTime` / `PurchaseDate`, revenue `unitPrice` x `quantityOrdered` / `ItemPrice` (the whole line),
+    cancelled by `fulfillmentStatus` CANCELLED / `OrderStatus` Canceled."""
+    client, _, amazon = new_ids()
+    store_records(settings, client, amazon, "amazon", "orders", [
+        amazon_order("111-1", AS_OF - 3 * DAY, [("C", 3, "29.97", "Old title")]),
+        amazon_order("111-2", AS_OF - DAY, [("C", 9, "90")], status="Canceled"),
+        amazon_order_v2026("111-3", AS_OF - 2 * DAY, [("C", 2, "9.99", "New title"), ("D", 1, None)]),
+        amazon_order_v2026("111-4", AS_OF - SECOND, [("C", 5, "10")], status="CANCELLED"),
+        amazon_order_v2026("111-5", AS_OF - 40 * DAY, [("D", 4, "2.50")], status="UNSHIPPED"),
+        amazon_order_v2026("111-6", AS_OF + SECOND, [("C", 7, "1")]),  # after as_of
+    ])
+    cache = analyse(settings, client)
+    c, d = cache["C"], cache["D"]
+    assert (c["units_sold_7d"], c["orders_30d"], c["revenue_30d"]) == (5, 2, Decimal("49.95"))
+    assert c["last_sold_at"] == AS_OF - 2 * DAY and c["title"] == "New title" and c["platforms"] == ["amazon"]
+    assert (d["units_sold_30d"], d["units_sold_90d"], d["revenue_30d"]) == (1, 5, Decimal("0"))
 
 
 def test_days_of_cover_and_average(settings):

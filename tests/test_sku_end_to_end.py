@@ -76,13 +76,14 @@ def test_analysis_of_synced_shopify_and_amazon_data(kind, tmp_path, request):
                 placed = _time(data["createdAt"])
                 lines = [(li["sku"], li["quantity"], Decimal(li["discountedTotalSet"]["shopMoney"]["amount"]))
                          for li in data["lineItems"] if li.get("sku")]
-            else:
-                if data["OrderStatus"] == "Canceled":
+            else:  # the Orders API v2026-01-01 shape
+                if data["fulfillment"]["fulfillmentStatus"] == "CANCELLED":
                     cancelled += 1
                     continue
-                placed = _time(data["PurchaseDate"])
-                lines = [(i["SellerSKU"], i["QuantityOrdered"], Decimal(i.get("ItemPrice", {}).get("Amount", "0")))
-                         for i in data["OrderItems"]]
+                placed = _time(data["createdTime"])
+                lines = [(i["product"]["sellerSku"], i["quantityOrdered"],
+                          Decimal(i["product"]["price"]["unitPrice"]["amount"]) * i["quantityOrdered"])
+                         for i in data["orderItems"]]
             for sku, qty, amount in lines:
                 for n in units:
                     if as_of - timedelta(days=n) < placed <= as_of:

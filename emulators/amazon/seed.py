@@ -3,8 +3,8 @@
 Everything derives from a `random.Random` seeded by the seller's refresh token, and seeded timestamps
 count back from `anchor` (by default the start of the current UTC day), so two emulators started the same
 day serve identical data: a second `--sandbox` run finds nothing new. Seeded data ends an hour before the
-anchor; mutations are stamped `fresh_margin` before "now": getOrders only shows updates older than two
-minutes, and data the emulator changes must be visible to the very next sync.
+anchor; mutations are stamped `fresh_margin` before "now": the Orders API only shows updates older than
+two minutes, and data the emulator changes must be visible to the very next sync.
 """
 
 from __future__ import annotations
@@ -170,8 +170,10 @@ class SellerSeeder:
         for n in range(self.rng.randint(1, 3)):
             listing = skus[self.rng.randrange(len(skus))]
             qty = self.rng.randint(1, 3)
-            price = self.rng.randrange(500, 9000) / 100 * qty
-            tax = round(price * 0.08, 2)
+            # In cents: the line price is exactly unit price x quantity (the v2026 shape gives the unit price).
+            price_cents = self.rng.randrange(500, 9000) * qty
+            price = price_cents / 100
+            tax = round(price_cents * 0.08) / 100
             total += price + tax
             items.append({
                 "ASIN": listing["asin1"],
@@ -225,10 +227,11 @@ class SellerSeeder:
         self.data.items[order_id] = items
         return order_id
 
-    def seed_orders(self, count: int) -> None:
+    def seed_orders(self, count: int, days: float = 90) -> None:
+        """`count` orders placed over the `days` before the newest seeded moment (an hour before the anchor)."""
         newest = min(self.anchor, datetime.now(timezone.utc)) - max(self.fresh_margin, timedelta(hours=1))
         for _ in range(count):
-            purchase = newest - timedelta(seconds=self.rng.randrange(1, 90 * 86400))
+            purchase = newest - timedelta(seconds=self.rng.randrange(1, int(days * 86400)))
             last_update = min(newest, purchase + timedelta(seconds=self.rng.randrange(0, 3 * 86400)))
             self.add_order(purchase, last_update)
 

@@ -1,11 +1,17 @@
 """A local SP-API + Login with Amazon emulator: one real HTTP server on loopback.
 
 It serves the operations API Sync uses, following the public models in `tests/reference/amazon-sp-api/`:
-paths, parameters and their rules (getOrders' date rules, required marketplace ids, page sizes), response
-envelopes, error bodies (`{"errors": [{"code", "message", "details"}]}`; LWA's `{"error",
+paths, parameters and their rules (searchOrders' date and pagination rules, page sizes, marketplace ids),
+response envelopes, error bodies (`{"errors": [{"code", "message", "details"}]}`; LWA's `{"error",
 "error_description"}`), each operation's usage plan (rate x `time_scale`, burst) with the
 `x-amzn-RateLimit-Limit` header, report processing through IN_QUEUE / IN_PROGRESS to DONE, report documents
 served from its own host (gzip and windows-1252 for non-US marketplaces), and fault injection.
+
+Orders: the Orders API v2026-01-01 (`searchOrders`, `getOrder`, see `orders_api.py`) and, from the same
+seeded orders, the deprecated v0 reads. Amazon removes those on 2027-03-27, and so does the emulator by
+default: every v0 Orders request is answered 404 with an SP-API error body (`v0_orders_removed=False`
+serves them again), counted in `counters.calls` under `v0.<operationId>` and in the process-wide
+`ledger.V0_ORDERS_LEDGER`, which the test suite checks is empty once every test has run.
 
 Tests and the `--sandbox` demo use `AmazonEmulator`; nothing here talks to anything but loopback.
 """
@@ -27,26 +33,20 @@ from urllib.parse import parse_qs, urlsplit
 
 from .buckets import Buckets
 from .faults import ERROR_FAULTS, FaultPlan
+from .ledger import V0_ORDERS_LEDGER, V0Ledger
+from .limits import V0_ORDERS_OPERATIONS
+from .next_tokens import NextTokens
+from .order_shapes import to_v2026
+from .orders_api import DEFAULT_ROLES, ORDERS_VISIBILITY_LAG, OrdersApi, visible
+from .params import ApiError, bad as _bad, csv as _csv, date as _date, int_param as _int_param, one as _one
+from .params import parse_time as _parse
 from .seed import LISTING_COLUMNS, MARKETPLACES, SellerSeeder, iso
 
 DEMO_LWA_APP_ID = "amzn1.application-oa2-client.sandbox0000000000000000000000"
 DEMO_LWA_CLIENT_SECRET = "amzn1.oa2-cs.v1.sandboxsecret0000000000000000000000000000000000000000"
 LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
 SUPPORTED_REPORTS = (LISTINGS_REPORT,)
-ORDERS_VISIBILITY_LAG = timedelta(minutes=2)  # getOrders: "at least two minutes before current time"
 UTF8_COUNTRIES = ("US", "CA", "GB")  # the others get windows-1252 documents, as Amazon's EU reports are
-
-
-class ApiError(Exception):
-    """An SP-API error answer."""
-
-    def __init__(self, status: int, code: str, message: str, details: str = ""):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-
-def _bad(message: str, details: str = "") -> ApiError:
-    return ApiError(400, "InvalidInput", message, details)
 
 
 @dataclass
@@ -81,14 +81,20 @@ class Seller:
     report_outcome: str = "DONE"
     reports: dict[str, Report] = field(default_factory=dict)
     compress_documents: bool | None = None  # None: gzip the non-UTF-8 (European) documents only
+    # The roles the seller's app holds (Orders: personal data needs restricted roles; see orders_api).
+    roles: set[str] = field(default_factory=lambda: set(DEFAULT_ROLES))
 
 
 @dataclass
 class Counters:
     calls: dict[str, int] = field(default_factory=dict)  # operation -> requests that reached it
     throttled: dict[str, int] = field(default_factory=dict)  # operation -> 429 answers (metered or injected)
-    order_items_ids: list[str] = field(default_factory=list)  # AmazonOrderId of each served getOrderItems
+    order_items_ids: list[str] = field(default_factory=list)  # AmazonOrderId of each served v0 getOrderItems
     created_reports: int = 0
+
+    def v0_orders(self) -> int:
+        """Requests that reached an Orders API v0 operation (served or answered as removed)."""
+        return sum(self.calls.get(op, 0) for op in V0_ORDERS_OPERATIONS)
 
     def as_dict(self) -> dict[str, Any]:
         return {"calls": dict(self.calls), "throttled": dict(self.throttled),
@@ -101,21 +107,28 @@ class AmazonEmulator:
     time_scale: every documented rate is multiplied by it (bursts stay), so `time_scale=60` runs an
         hour of real pacing in a minute with the same shape.
     report_processing_seconds: how long a report spends in IN_QUEUE + IN_PROGRESS before its outcome.
-    order_items_page_size / inventory_page_size: page sizes of getOrderItems / getInventorySummaries.
+    order_items_page_size / inventory_page_size: page sizes of v0 getOrderItems / getInventorySummaries.
     next_token_ttl: seconds an inventory nextToken lives (Amazon: 30).
-    fresh_margin: how far in the past mutations are stamped; must exceed getOrders' two-minute lag so
-        a change is visible to the next sync at once.
+    pagination_token_ttl: seconds a searchOrders paginationToken lives (Amazon: 24 hours).
+    v0_orders_removed: answer every Orders API v0 operation as removed (HTTP 404), as Amazon does from
+        2027-03-27; `set_v0_orders_removed` flips it.
+    ledger: where v0 Orders requests are counted besides `counters`: by default the process-wide ledger
+        the test suite checks; None (or another ledger) only for the emulator's own tests of its v0 answers.
+    fresh_margin: how far in the past mutations are stamped; must exceed the Orders API's two-minute lag
+        so a change is visible to the next sync at once.
     anchor: seeded timestamps count back from it (default: the start of the current UTC day), so the
         same seller seeded twice the same day is the same data.
     """
 
     def __init__(self, *, time_scale: float = 1.0, report_processing_seconds: float = 0.3,
                  order_items_page_size: int = 100, inventory_page_size: int = 50,
-                 next_token_ttl: float = 30.0, fresh_margin: timedelta = timedelta(minutes=3),
+                 next_token_ttl: float = 30.0, pagination_token_ttl: float = 86400.0,
+                 v0_orders_removed: bool = True, ledger: V0Ledger | None = V0_ORDERS_LEDGER,
+                 fresh_margin: timedelta = timedelta(minutes=3),
                  access_token_ttl: int = 3600, anchor: datetime | None = None, host: str = "127.0.0.1",
                  port: int = 0):
         if fresh_margin <= ORDERS_VISIBILITY_LAG:
-            raise ValueError("fresh_margin must exceed two minutes, or getOrders would hide fresh changes")
+            raise ValueError("fresh_margin must exceed two minutes, or searchOrders would hide fresh changes")
         self.time_scale = time_scale
         self.report_processing_seconds = report_processing_seconds
         self.order_items_page_size = order_items_page_size
@@ -129,8 +142,11 @@ class AmazonEmulator:
         self._buckets = Buckets(time_scale)
         self._sellers: dict[str, Seller] = {}  # by refresh token
         self._access_tokens: dict[str, tuple[str, float]] = {}  # token -> (refresh token, expiry mono)
-        self._next_tokens: dict[str, dict[str, Any]] = {}
-        self._restricted_tokens: dict[str, dict[str, Any]] = {}  # RDT -> grant
+        self.v0_orders_removed = v0_orders_removed
+        self._ledger = ledger
+        self._tokens = NextTokens()
+        self._orders = OrdersApi(self._tokens, self.faults, pagination_token_ttl=pagination_token_ttl,
+                                 served_items=self._served_items)
         self._documents: dict[str, tuple[Document, float]] = {}  # id -> (doc, url issued at mono)
         self._lock = threading.RLock()
         self._host, self._port = host, port
@@ -180,18 +196,23 @@ class AmazonEmulator:
     def add_seller(self, refresh_token: str, *, orders: int = 0, listings: int = 0, fba: bool | list[str] = True,
                    marketplaces: list[str] | tuple[str, ...] = ("ATVPDKIKX0DER",),
                    lwa_app_id: str = DEMO_LWA_APP_ID, lwa_client_secret: str = DEMO_LWA_CLIENT_SECRET,
-                   seller_id: str | None = None, compress_documents: bool | None = None) -> Seller:
+                   seller_id: str | None = None, compress_documents: bool | None = None,
+                   order_days: float = 90, roles: set[str] | None = None) -> Seller:
+        """A seeded seller: `orders` placed over the last `order_days` (ending an hour before the anchor),
+        `listings` per marketplace, FBA inventory where `fba` says; `roles` its app holds (default: orders
+        and Direct-to-Consumer Shipping, so personal data is granted when asked)."""
         unknown = [m for m in marketplaces if m not in MARKETPLACES]
         if unknown:
             raise ValueError(f"unknown marketplace ids {unknown}; known: {sorted(MARKETPLACES)}")
         seeder = SellerSeeder(refresh_token, list(marketplaces), fresh_margin=self.fresh_margin, anchor=self.anchor)
         seeder.seed_listings(listings, [m for m in marketplaces if _enrolled(fba, m)])
-        seeder.seed_orders(orders)
+        seeder.seed_orders(orders, days=order_days)
         seller = Seller(refresh_token=refresh_token,
                         seller_id=seller_id or f"A{uuid.uuid5(uuid.NAMESPACE_OID, refresh_token).hex[:13].upper()}",
                         lwa_app_id=lwa_app_id, lwa_client_secret=lwa_client_secret,
                         marketplaces=list(marketplaces), seeder=seeder, fba=fba,
-                        compress_documents=compress_documents)
+                        compress_documents=compress_documents,
+                        roles=set(DEFAULT_ROLES if roles is None else roles))
         with self._lock:
             self._sellers[refresh_token] = seller
         return seller
@@ -215,16 +236,35 @@ class AmazonEmulator:
                 "inventory": sum(len(s) for m, s in data.inventory.items()
                                  if _enrolled(self.seller(refresh_token).fba, m))}
 
-    def orders(self, refresh_token: str) -> dict[str, dict[str, Any]]:
+    def orders_v0(self, refresh_token: str) -> dict[str, dict[str, Any]]:
+        """Every order in the v0 shape as the project stored it before v2026: the order with `OrderItems`."""
         data = self.seller(refresh_token).seeder.data
-        return {oid: {**order, "OrderItems": list(data.items[oid])} for oid, order in data.orders.items()}
+        return {oid: {**order, "OrderItems": [dict(i) for i in data.items[oid]]}
+                for oid, order in data.orders.items()}
+
+    def orders_v2026(self, refresh_token: str, included: tuple[str, ...] = ("FULFILLMENT", "PROCEEDS")
+                     ) -> dict[str, dict[str, Any]]:
+        """Every order searchOrders shows, as it returns them with this `includedData`."""
+        data = self.seller(refresh_token).seeder.data
+        now = datetime.now(timezone.utc)
+        return {oid: to_v2026(order, data.items[oid], included) for oid, order in data.orders.items()
+                if visible(order, now)}
+
+    def set_roles(self, refresh_token: str, roles: set[str]) -> None:
+        """The roles the seller's app holds from now on (e.g. without Direct-to-Consumer Shipping)."""
+        self.seller(refresh_token).roles = set(roles)
+
+    def set_v0_orders_removed(self, removed: bool) -> None:
+        self.v0_orders_removed = removed
 
     # ----- faults -----------------------------------------------------------------------------------
-    def inject(self, kind: str, operation: str = "*", times: int = 1, delay: float = 0.0) -> None:
+    def inject(self, kind: str, operation: str = "*", times: int = 1, delay: float = 0.0, after: int = 0) -> None:
         """Next `times` requests to `operation` ("*" = any, "lwaToken" = LWA) get `kind`: throttle
         (429 QuotaExceeded), error500, error503, gateway502 (an HTML 502 page), slow (answer after
-        `delay` s), drop (close the connection without an answer)."""
-        self.faults.add(kind, operation, times, delay)
+        `delay` s), drop (close the connection without an answer), expire_token (searchOrders: the next
+        request carrying a paginationToken finds it expired). `after`: let that many matching requests
+        through first (a fault in the middle of a listing)."""
+        self.faults.add(kind, operation, times, delay, after)
 
     def revoke(self, refresh_token: str) -> None:
         """The seller revoked the app: LWA answers invalid_grant and issued access tokens stop working."""
@@ -261,6 +301,12 @@ class AmazonEmulator:
         with self._lock:
             target = self.counters.throttled if throttled else self.counters.calls
             target[operation] = target.get(operation, 0) + 1
+        if operation in V0_ORDERS_OPERATIONS and not throttled and self._ledger is not None:
+            self._ledger.record(operation)
+
+    def _served_items(self, order_id: str) -> None:
+        with self._lock:
+            self.counters.order_items_ids.append(order_id)
 
     def lwa_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         grant = form.get("grant_type")
@@ -284,13 +330,7 @@ class AmazonEmulator:
         return 200, {"access_token": token, "refresh_token": seller.refresh_token, "token_type": "bearer",
                      "expires_in": self.access_token_ttl}
 
-    def authenticate(self, access_token: str | None, path: str = "") -> Seller:
-        rdt = self._restricted_tokens.get(access_token or "")
-        if rdt is not None:
-            if rdt["expires"] < time.monotonic() or path not in rdt["grants"]:
-                raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
-                               "The restricted data token is expired or does not cover this resource.")
-            access_token = rdt["access_token"]  # an RDT acts for the LWA token it was issued under
+    def authenticate(self, access_token: str | None) -> Seller:
         entry = self._access_tokens.get(access_token or "")
         if entry is None or entry[1] < time.monotonic():
             raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
@@ -310,16 +350,10 @@ class AmazonEmulator:
         return f"{self._buckets.rate(operation):g}"
 
     def _new_next_token(self, state: dict[str, Any]) -> str:
-        token = _secrets.token_urlsafe(24)
-        with self._lock:
-            self._next_tokens[token] = {**state, "issued": time.monotonic()}
-        return token
+        return self._tokens.issue(state)
 
     def _next_token(self, token: str, kind: str) -> dict[str, Any]:
-        state = self._next_tokens.get(token)
-        if state is None or state["kind"] != kind:
-            raise _bad("Invalid NextToken.", "The NextToken is not valid for this request.")
-        return state
+        return self._tokens.get(token, kind, "nextToken")
 
     # --- Sellers ---
     def get_marketplace_participations(self, seller: Seller, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -331,36 +365,6 @@ class AmazonEmulator:
                             "participation": {"isParticipating": True, "hasSuspendedListings": False}})
         return {"payload": payload}
 
-    # --- Tokens (Restricted Data Tokens for buyer PII) ---
-    def create_restricted_data_token(self, seller: Seller, body: Any, access_token: str = "") -> dict[str, Any]:
-        resources = body.get("restrictedResources") if isinstance(body, dict) else None
-        if not isinstance(resources, list) or not resources:
-            raise _bad("restrictedResources is required.")
-        grants: dict[str, set[str]] = {}
-        for resource in resources:
-            if not isinstance(resource, dict) or resource.get("method") != "GET":
-                raise _bad("Each restricted resource needs method GET.")
-            path = resource.get("path") or ""
-            if not RESTRICTED_PATH.match(path):
-                raise _bad(f"{path} is not a restricted resource.")
-            elements = resource.get("dataElements") or []
-            if path == "/orders/v0/orders" and not elements:
-                raise _bad("dataElements is required for /orders/v0/orders.")
-            unknown = set(elements) - PII_ELEMENTS
-            if unknown:
-                raise _bad(f"Invalid dataElements: {', '.join(sorted(unknown))}.")
-            grants[path] = set(elements)
-        token = "Atz.sprdt|" + _secrets.token_urlsafe(40)
-        with self._lock:
-            self._restricted_tokens[token] = {"access_token": access_token, "grants": grants,
-                                              "expires": time.monotonic() + 3600}
-        return {"restrictedDataToken": token, "expiresIn": 3600}
-
-    def granted(self, token: str | None, path: str) -> set[str]:
-        rdt = self._restricted_tokens.get(token or "")
-        return set(rdt["grants"].get(path, ())) if rdt else set()
-
-    # --- Orders ---
     def _marketplace_ids(self, seller: Seller, query: dict[str, list[str]], name: str, limit: int) -> list[str]:
         ids = _csv(query, name)
         if not ids:
@@ -372,77 +376,10 @@ class AmazonEmulator:
                 raise _bad(f"Invalid {name} value: {m}.", "The seller does not participate in this marketplace.")
         return ids
 
-    def get_orders(self, seller: Seller, query: dict[str, list[str]], pii: set[str] = frozenset()) -> dict[str, Any]:
-        marketplaces = self._marketplace_ids(seller, query, "MarketplaceIds", 50)
-        page_size = _int_param(query, "MaxResultsPerPage", 100, 1, 100)
-        token = _one(query, "NextToken")
-        data = seller.seeder.data
-        if token:
-            state = self._next_token(token, "orders")
-            page_size = state["page_size"]
-        else:
-            now = datetime.now(timezone.utc)
-            latest = now - ORDERS_VISIBILITY_LAG
-            created_after, created_before = _date(query, "CreatedAfter"), _date(query, "CreatedBefore")
-            updated_after, updated_before = _date(query, "LastUpdatedAfter"), _date(query, "LastUpdatedBefore")
-            if created_after is None and updated_after is None:
-                raise _bad("Either CreatedAfter or LastUpdatedAfter must be specified.")
-            if created_after is not None and (updated_after is not None or updated_before is not None):
-                raise _bad("LastUpdatedAfter and LastUpdatedBefore cannot be set when CreatedAfter is set.")
-            if updated_after is not None and (created_after is not None or created_before is not None):
-                raise _bad("CreatedAfter and CreatedBefore cannot be set when LastUpdatedAfter is set.")
-            field_name, after, before = (("PurchaseDate", created_after, created_before) if created_after
-                                         else ("LastUpdateDate", updated_after, updated_before))
-            before_name = "CreatedBefore" if created_after else "LastUpdatedBefore"
-            if after > latest:
-                raise _bad(f"{'CreatedAfter' if created_after else 'LastUpdatedAfter'} must be at least "
-                           f"two minutes before the current time.")
-            if before is None:
-                before = latest
-            elif before > latest:
-                raise _bad(f"{before_name} must be at least two minutes before the current time.")
-            elif before < after:
-                raise _bad(f"{before_name} must be equal to or after "
-                           f"{'CreatedAfter' if created_after else 'LastUpdatedAfter'}.")
-            statuses = set(_csv(query, "OrderStatuses"))
-            # Deliberately ordered by id, not by date: Amazon does not promise any order.
-            ids = sorted(
-                oid for oid, o in data.orders.items()
-                if o["MarketplaceId"] in marketplaces
-                and after <= _parse(o[field_name]) <= before
-                and (not statuses or o["OrderStatus"] in statuses))
-            state = {"kind": "orders", "ids": ids, "offset": 0, "page_size": page_size,
-                     "bound": (before_name, iso(before))}
-        ids, offset = state["ids"], state["offset"]
-        page = ids[offset:offset + page_size]
-        payload: dict[str, Any] = {"Orders": [_with_pii(data.orders[oid], pii) for oid in page if oid in data.orders],
-                                   state["bound"][0]: state["bound"][1]}
-        if offset + page_size < len(ids):
-            payload["NextToken"] = self._new_next_token({**state, "offset": offset + page_size})
-        return {"payload": payload}
-
-    def get_order_items(self, seller: Seller, order_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        data = seller.seeder.data
-        token = _one(query, "NextToken")
-        if token:
-            state = self._next_token(token, "items")
-            if state["order_id"] != order_id:
-                raise _bad("Invalid NextToken.", "The NextToken belongs to another order.")
-            offset = state["offset"]
-        else:
-            offset = 0
-        if order_id not in data.orders:
-            raise ApiError(404, "NotFound", "Invalid AmazonOrderId.", f"Order {order_id} does not exist.")
-        with self._lock:
-            self.counters.order_items_ids.append(order_id)
-        items = data.items[order_id]
-        size = self.order_items_page_size
-        payload: dict[str, Any] = {"AmazonOrderId": order_id,
-                                   "OrderItems": [dict(i) for i in items[offset:offset + size]]}
-        if offset + size < len(items):
-            payload["NextToken"] = self._new_next_token({"kind": "items", "order_id": order_id,
-                                                         "offset": offset + size})
-        return {"payload": payload}
+    # --- Orders: see orders_api.py ---
+    @property
+    def orders_api(self) -> OrdersApi:
+        return self._orders
 
     # --- Reports ---
     def _report_json(self, report: Report) -> dict[str, Any]:
@@ -625,76 +562,37 @@ def _enrolled(fba: bool | list[str], marketplace: str) -> bool:
     return fba if isinstance(fba, bool) else marketplace in fba
 
 
-RESTRICTED_PATH = re.compile(r"^/orders/v0/orders(/[^/]+(/(orderItems|address|buyerInfo))?)?$")
-PII_ELEMENTS = {"buyerInfo", "shippingAddress", "buyerTaxInformation"}
-
-
-def _with_pii(order: dict[str, Any], pii: set[str]) -> dict[str, Any]:
-    """The order as getOrders returns it: buyer PII only for what a Restricted Data Token grants."""
-    out = dict(order)
-    n = int(order["AmazonOrderId"].replace("-", "")) % 9973
-    if "buyerInfo" in pii:
-        out["BuyerInfo"] = {"BuyerEmail": f"buyer{n}@marketplace.amazon.com", "BuyerName": f"Buyer {n}"}
-    if "shippingAddress" in pii and order.get("OrderStatus") in ("Unshipped", "PartiallyShipped", "Shipped"):
-        out["ShippingAddress"] = {"Name": f"Buyer {n}", "AddressLine1": f"{n} Main Street", "City": "Seattle",
-                                  "StateOrRegion": "WA", "PostalCode": "98101", "CountryCode": "US",
-                                  "AddressType": "Residential"}
-    return out
-
-
-# ----- query helpers ---------------------------------------------------------------------------------
-def _one(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
-def _csv(query: dict[str, list[str]], name: str) -> list[str]:
-    out: list[str] = []
-    for value in query.get(name, []):
-        out.extend(v.strip() for v in value.split(",") if v.strip())
-    return out
-
-
-def _parse(value: str) -> datetime:
-    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
-def _date(query: dict[str, list[str]], name: str) -> datetime | None:
-    raw = _one(query, name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return _parse(raw)
-    except ValueError:
-        raise _bad(f"{name} is not a valid ISO 8601 date: {raw}.") from None
-
-
-def _int_param(query: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
-    raw = _one(query, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(f"{name} must be an integer.") from None
-    if not low <= value <= high:
-        raise _bad(f"{name} must be between {low} and {high}.")
-    return value
-
-
 # ----- HTTP ------------------------------------------------------------------------------------------
+_ORDER = r"(?P<id>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/sellers/v1/marketplaceParticipations$"), "getMarketplaceParticipations"),
-    ("GET", re.compile(r"^/orders/v0/orders$"), "getOrders"),
-    ("GET", re.compile(r"^/orders/v0/orders/(?P<id>[^/]+)/orderItems$"), "getOrderItems"),
+    ("GET", re.compile(r"^/orders/2026-01-01/orders$"), "searchOrders"),
+    ("GET", re.compile(rf"^/orders/2026-01-01/orders/{_ORDER}$"), "getOrder"),
+    ("GET", re.compile(r"^/orders/v0/orders$"), "v0.getOrders"),
+    ("GET", re.compile(rf"^/orders/v0/orders/{_ORDER}$"), "v0.getOrder"),
+    ("GET", re.compile(rf"^/orders/v0/orders/{_ORDER}/orderItems$"), "v0.getOrderItems"),
+    ("GET", re.compile(rf"^/orders/v0/orders/{_ORDER}/buyerInfo$"), "v0.getOrderBuyerInfo"),
+    ("GET", re.compile(rf"^/orders/v0/orders/{_ORDER}/address$"), "v0.getOrderAddress"),
+    ("GET", re.compile(rf"^/orders/v0/orders/{_ORDER}/orderItems/buyerInfo$"), "v0.getOrderItemsBuyerInfo"),
     ("GET", re.compile(r"^/reports/2021-06-30/reports$"), "getReports"),
     ("POST", re.compile(r"^/reports/2021-06-30/reports$"), "createReport"),
     ("GET", re.compile(r"^/reports/2021-06-30/reports/(?P<id>[^/]+)$"), "getReport"),
     ("GET", re.compile(r"^/reports/2021-06-30/documents/(?P<id>[^/]+)$"), "getReportDocument"),
     ("GET", re.compile(r"^/fba/inventory/v1/summaries$"), "getInventorySummaries"),
-    ("POST", re.compile(r"^/tokens/2021-03-01/restrictedDataToken$"), "createRestrictedDataToken"),
 ]
+# The Orders API v2026-01-01 model names x-amzn-RateLimit-Limit on its 200, 400 and 404 answers only.
+_RATE_HEADER_STATUSES = {"searchOrders": (200, 400, 404), "getOrder": (200, 400, 404)}
+
+
+def _rate_headers(emu: AmazonEmulator, operation: str, status: int) -> dict[str, str]:
+    allowed = _RATE_HEADER_STATUSES.get(operation)
+    if (status in allowed) if allowed is not None else status != 403:
+        return {"x-amzn-RateLimit-Limit": emu.rate_header(operation)}
+    return {}
+
+
+V0_REMOVED_MESSAGE = ("The Orders API v0 is retired (Amazon removes it on 2027-03-27). Use the Orders API "
+                      "v2026-01-01 (searchOrders, getOrder).")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -759,7 +657,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, code, message = ERROR_FAULTS[fault.kind]
         if status == 429:
             self.emulator.count(operation, throttled=True)
-        headers = {"x-amzn-RateLimit-Limit": self.emulator.rate_header(operation)} if operation in _RATED else {}
+        headers = _rate_headers(self.emulator, operation, status) if operation in _RATED else {}
         self._json(status, {"errors": [{"code": code, "message": message, "details": ""}]}, headers)
         return True
 
@@ -787,36 +685,49 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"errors": [{"code": "NotFound", "message": "Resource not found.",
                                          "details": f"{method} {path}"}]})
             return
-        rate_headers = {"x-amzn-RateLimit-Limit": emu.rate_header(operation)}
+        if operation in V0_ORDERS_OPERATIONS and emu.v0_orders_removed:
+            emu.count(operation)
+            self._json(404, {"errors": [{"code": "NotFound", "message": V0_REMOVED_MESSAGE,
+                                         "details": f"{method} {path}"}]})
+            return
+        def headers_for(status: int) -> dict[str, str]:
+            return _rate_headers(emu, operation, status)
+
         try:
             if self._apply_fault(operation):
                 return
-            seller = emu.authenticate(self.headers.get("x-amz-access-token"), path)
+            seller = emu.authenticate(self.headers.get("x-amz-access-token"))
             emu.meter(seller, operation)
             emu.count(operation)
             with emu._lock:  # one request at a time touches the seller's data (tests mutate it meanwhile)
                 result = self._call(operation, seller, match.groupdict().get("id"), query, body)
-            self._json(202 if operation == "createReport" else 200, result, rate_headers)
+            status = 202 if operation == "createReport" else 200
+            self._json(status, result, headers_for(status))
         except ApiError as exc:
-            headers = rate_headers if exc.status != 403 else {}
             self._json(exc.status, {"errors": [{"code": exc.code, "message": exc.message,
-                                                "details": exc.details}]}, headers)
+                                                "details": exc.details}]}, headers_for(exc.status))
 
     def _call(self, operation: str, seller: Seller, ident: str | None, query: dict[str, list[str]],
               body: bytes) -> dict[str, Any]:
         emu = self.emulator
-        token = self.headers.get("x-amz-access-token")
+        orders = emu.orders_api
+        order_id = ident or ""
         handlers: dict[str, Callable[[], dict[str, Any]]] = {
             "getMarketplaceParticipations": lambda: emu.get_marketplace_participations(seller, query),
-            "getOrders": lambda: emu.get_orders(seller, query, emu.granted(token, "/orders/v0/orders")),
-            "getOrderItems": lambda: emu.get_order_items(seller, ident or "", query),
+            "searchOrders": lambda: orders.search_orders(seller, query),
+            "getOrder": lambda: orders.get_order(seller, order_id, query),
+            "v0.getOrders": lambda: orders.v0_get_orders(seller, query),
+            "v0.getOrder": lambda: orders.v0_get_order(seller, order_id),
+            "v0.getOrderItems": lambda: orders.v0_get_order_items(seller, order_id, query,
+                                                                  emu.order_items_page_size),
+            "v0.getOrderBuyerInfo": lambda: orders.v0_get_order_buyer_info(seller, order_id),
+            "v0.getOrderAddress": lambda: orders.v0_get_order_address(seller, order_id),
+            "v0.getOrderItemsBuyerInfo": lambda: orders.v0_get_order_items_buyer_info(seller, order_id),
             "getReports": lambda: emu.get_reports(seller, query),
             "createReport": lambda: emu.create_report(seller, _json_body(body)),
             "getReport": lambda: emu.get_report(seller, ident or ""),
             "getReportDocument": lambda: emu.get_report_document(seller, ident or ""),
             "getInventorySummaries": lambda: emu.get_inventory_summaries(seller, query),
-            "createRestrictedDataToken": lambda: emu.create_restricted_data_token(
-                seller, _json_body(body), token or ""),
         }
         return handlers[operation]()
 

@@ -3,7 +3,9 @@
 The records are stored as the platforms returned them (SPEC section 2):
 - Shopify `orders`: GraphQL Admin API `Order` nodes; line items under `lineItems`, either as a list
   (bulk export, assembled) or as a connection (`{"nodes": [...]}` or `{"edges": [{"node": ...}]}`).
-- Amazon `orders`: getOrders `Order` objects with their getOrderItems items under `OrderItems`.
+- Amazon `orders`: Orders API v2026-01-01 `Order` objects, their items under `orderItems`; rows stored
+  before that in the Orders API v0 shape (getOrders `Order` + getOrderItems items under `OrderItems`) stay
+  readable until the order is read again.
 - Shopify `products`: `Product` nodes with `variants` (same three shapes); Amazon `products`: rows of
   the GET_MERCHANT_LISTINGS_ALL_DATA report (`seller-sku`, `item-name`).
 - Shopify `inventory`: one inventory level (item x location) with `item { sku }` and
@@ -11,10 +13,12 @@ The records are stored as the platforms returned them (SPEC section 2):
   (`sellerSku`, `inventoryDetails.fulfillableQuantity`), one per marketplace.
 
 Rules (SPEC section 2): a sale is dated by when its order was placed (Shopify `createdAt`, Amazon
-`PurchaseDate`); its revenue is the line's discounted total (Shopify `discountedTotalSet.shopMoney`,
-Amazon `ItemPrice`, which Amazon gives for the whole line); cancelled orders (Shopify `cancelledAt`,
-Amazon `OrderStatus == "Canceled"`) and Shopify test orders do not count. Units are the ordered quantity
-(Shopify `quantity`, Amazon `QuantityOrdered`), matching the revenue figure, which refunds do not change.
+`createdTime`, v0 rows `PurchaseDate`); its revenue is the line's discounted total (Shopify
+`discountedTotalSet.shopMoney`, Amazon `product.price.unitPrice` x `quantityOrdered`, v0 rows `ItemPrice`,
+which v0 gave for the whole line); cancelled orders (Shopify `cancelledAt`, Amazon
+`fulfillment.fulfillmentStatus == "CANCELLED"`, v0 rows `OrderStatus == "Canceled"`) and Shopify test orders
+do not count. Units are the ordered quantity (Shopify `quantity`, Amazon `quantityOrdered` / v0
+`QuantityOrdered`), matching the revenue figure, which refunds do not change.
 """
 
 from __future__ import annotations
@@ -166,6 +170,39 @@ def shopify_order(data: Mapping[str, Any]) -> Order:
 
 
 def amazon_order(data: Mapping[str, Any]) -> Order:
+    """An Amazon order in either stored shape: v2026-01-01 (`orderId`) or v0 (`AmazonOrderId`)."""
+    if "orderId" in data or "orderItems" in data:
+        return _amazon_order_v2026(data)
+    return _amazon_order_v0(data)
+
+
+def _amazon_order_v2026(data: Mapping[str, Any]) -> Order:
+    if str(_path(data, "fulfillment", "fulfillmentStatus") or "").strip().upper() == "CANCELLED":
+        raise Skip("cancelled")
+    placed_at = parse_time(data.get("createdTime"))
+    if placed_at is None:
+        raise Skip("no order date")
+    order_currency = text(_path(data, "proceeds", "grandTotal", "currencyCode"))
+    lines, missing = [], 0
+    for item in nodes(data.get("orderItems")):
+        product = item.get("product") if isinstance(item.get("product"), dict) else {}
+        sku = text(product.get("sellerSku"))
+        if sku is None:
+            missing += 1
+            continue
+        units = whole(item.get("quantityOrdered")) or 0
+        unit_price = _path(product, "price", "unitPrice") or {}
+        amount = decimal(unit_price.get("amount")) if isinstance(unit_price, dict) else None
+        lines.append(SaleLine(
+            sku=sku, platform="amazon", placed_at=placed_at, units=units,
+            revenue=None if amount is None else amount * units,
+            currency=(text(unit_price.get("currencyCode")) if isinstance(unit_price, dict) else None) or order_currency,
+            title=text(product.get("title")),
+        ))
+    return Order(placed_at=placed_at, lines=lines, lines_without_sku=missing)
+
+
+def _amazon_order_v0(data: Mapping[str, Any]) -> Order:
     if str(data.get("OrderStatus") or "").strip().lower() in AMAZON_CANCELLED:
         raise Skip("cancelled")
     placed_at = parse_time(data.get("PurchaseDate"))

@@ -1,7 +1,8 @@
 """Amazon Selling Partner API platform, through python-amazon-sp-api (`sp_api`).
 
-Login with Amazon (refresh token + app id + client secret; no AWS keys). Data types: `orders` (with
-their items), `products` (the merchant listings report), `inventory` (FBA summaries). Modules:
+Login with Amazon (refresh token + app id + client secret; no AWS keys). Data types: `orders` (the
+Orders API v2026-01-01, each order with its items), `products` (the merchant listings report),
+`inventory` (FBA summaries). Modules:
 `client` (sp_api clients, endpoints, per-connection LWA tokens), `ratelimit` (per-operation buckets),
 `calls` (pacing, retries, error messages), `orders`, `listings` + `documents`, `inventory`,
 `tuning` (AMAZON_* knobs).

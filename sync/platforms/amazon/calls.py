@@ -43,6 +43,16 @@ class AmazonForbidden(PlatformError):
         self.operation, self.code = operation, code
 
 
+class AmazonRefused(PlatformError):
+    """Amazon refused a call for a reason retrying will not change (a 400 InvalidInput, a 404...).
+
+    `status` and `code` let a caller act on a known case (an expired searchOrders paginationToken)."""
+
+    def __init__(self, operation: str, status: int, code: str, message: str):
+        super().__init__(message)
+        self.operation, self.status, self.code = operation, status, code
+
+
 def _status(exc: BaseException) -> int | None:
     if isinstance(exc, SellingApiException):
         return int(getattr(exc, "code", 0) or 0)  # the class's status (or HttpStatusError's real one)
@@ -164,7 +174,7 @@ class SpApiCaller:
                 return PlatformError(f"Amazon kept failing on {operation} (HTTP {status} {code}) after "
                                      f"{self.tuning.max_retries + 1} attempts; the next sync will try again.")
             said = f": {detail}" if detail else ""
-            return PlatformError(f"Amazon refused {operation} (HTTP {status} {code}{said})")
+            return AmazonRefused(operation, status, code, f"Amazon refused {operation} (HTTP {status} {code}{said})")
         if isinstance(exc, httpx.HTTPStatusError):
             return PlatformError(f"Amazon answered HTTP {exc.response.status_code} to {operation} after "
                                  f"{self.tuning.max_retries + 1} attempts; the next sync will try again.")

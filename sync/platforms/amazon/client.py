@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sp_api.api import Inventories, Reports, Sellers, Tokens
-from sp_api.api.orders.orders_v0 import OrdersV0
+from sp_api.api import Inventories, Reports, Sellers
+from sp_api.api.orders.orders_2026_01_01 import OrdersV20260101
 from sp_api.auth import AccessTokenClient, AccessTokenResponse
 from sp_api.base import Marketplaces
 from sp_api.base.exceptions import SellingApiException, get_exception_for_code
@@ -94,7 +94,7 @@ class _HostHeader:
 
     - the `host` header comes from the endpoint URL (the library assumes `https://` and slices it);
     - an HTTP error whose body is not an SP-API error list (a gateway's HTML 502, an empty 503) raises:
-      the library would return it as an empty, successful answer, and an empty getOrders page would
+      the library would return it as an empty, successful answer, and an empty searchOrders page would
       then move the cursor past orders never read.
     """
 
@@ -123,8 +123,8 @@ class _HostHeader:
         return super()._check_response(res, *args, **kwargs)  # type: ignore[misc]
 
 
-class OrdersClient(_HostHeader, OrdersV0):
-    pass
+class OrdersClient(_HostHeader, OrdersV20260101):
+    """Orders API v2026-01-01 (searchOrders, getOrder): items inline, personal data by role, no RDT."""
 
 
 class ReportsClient(_HostHeader, Reports):
@@ -139,21 +139,16 @@ class SellersClient(_HostHeader, Sellers):
     pass
 
 
-class TokensClient(_HostHeader, Tokens):
-    pass
-
-
 @dataclass
 class SpApiClients:
     orders: OrdersClient
     reports: ReportsClient
     inventories: InventoriesClient
     sellers: SellersClient
-    restricted: TokensClient
     tokens: TokenStore
 
     def close(self) -> None:
-        for client in (self.orders, self.reports, self.inventories, self.sellers, self.restricted):
+        for client in (self.orders, self.reports, self.inventories, self.sellers):
             try:
                 client.close()
                 client._auth._transport.close()
@@ -178,7 +173,7 @@ def build_clients(*, refresh_token: str, lwa_app_id: str, lwa_client_secret: str
     credentials = {"refresh_token": refresh_token, "lwa_app_id": lwa_app_id, "lwa_client_secret": lwa_client_secret}
     marketplace = next((m for m in Marketplaces if m.marketplace_id == marketplace_ids[0]), Marketplaces.US)
 
-    # One TLS context for the connection's ten httpx clients (each sp_api client and its token client own
+    # One TLS context for the connection's eight httpx clients (each sp_api client and its token client own
     # one): building a context per client costs ~30 ms each, for no gain.
     tls = ssl.create_default_context(cafile=_ca_bundle())
 
@@ -190,5 +185,4 @@ def build_clients(*, refresh_token: str, lwa_app_id: str, lwa_client_secret: str
         return client
 
     return SpApiClients(orders=make(OrdersClient), reports=make(ReportsClient),
-                        inventories=make(InventoriesClient), sellers=make(SellersClient),
-                        restricted=make(TokensClient), tokens=store)
+                        inventories=make(InventoriesClient), sellers=make(SellersClient), tokens=store)

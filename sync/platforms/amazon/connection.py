@@ -12,7 +12,7 @@ from .calls import AmazonForbidden, SpApiCaller
 from .client import SpApiClients, build_clients
 from .inventory import fetch_inventory
 from .listings import ListingsFetcher
-from .orders import RestrictedToken, fetch_orders
+from .orders import fetch_orders
 from .ratelimit import RateLimiter
 from .tuning import AmazonTuning
 
@@ -29,12 +29,7 @@ class AmazonConnection:
             endpoint=settings.amazon_sp_api_base_url, token_url=settings.amazon_lwa_token_url,
             timeout=self.tuning.http_timeout)
         self.limiter = RateLimiter()
-        self.caller = SpApiCaller(self.limiter, self.tuning, self._invalidate_tokens)
-        self.restricted = RestrictedToken(self.caller, self.clients.restricted, self.tuning.restricted_data_elements)
-
-    def _invalidate_tokens(self) -> None:
-        self.clients.tokens.invalidate()
-        self.restricted.invalidate()
+        self.caller = SpApiCaller(self.limiter, self.tuning, self.clients.tokens.invalidate)
 
     def test(self) -> str:
         """getMarketplaceParticipations: proves the refresh token, the app credentials and the region."""
@@ -59,8 +54,7 @@ class AmazonConnection:
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
         if request.data_type == "orders":
-            return fetch_orders(self.caller, self.clients.orders, request, self.marketplace_ids, self.tuning,
-                                self.restricted)
+            return fetch_orders(self.caller, self.clients.orders, request, self.marketplace_ids, self.tuning)
         if request.data_type == "products":
             return ListingsFetcher(self.caller, self.clients.reports, self.tuning).fetch(request, self.marketplace_ids)
         if request.data_type == "inventory":

@@ -1,83 +1,84 @@
-"""`orders`: getOrders by LastUpdateDate, each new or changed order stored with all its order items.
+"""`orders`: the Orders API v2026-01-01 `searchOrders`, every order stored with all its items, as returned.
 
-Window: LastUpdatedAfter = the cursor minus the lookback (first sync: `AMAZON_ORDERS_INITIAL_DAYS` back),
-LastUpdatedBefore = the sync's start minus 2.5 minutes (Amazon refuses anything later than two minutes
-before now; the half minute absorbs clock skew). The window is read in slices of `AMAZON_ORDERS_WINDOW_DAYS`
-(one slice for a daily sync). Amazon does not promise an order of results, so the cursor
-(`{"last_updated_before": ...}`) moves only on a slice's last page, once every order of the slice has been
-yielded; an interrupted sync re-reads that slice and the engine's dedup absorbs the overlap.
+Window: lastUpdatedAfter = the cursor minus the lookback (first sync: `AMAZON_ORDERS_INITIAL_DAYS` back),
+lastUpdatedBefore = the sync's start minus 2.5 minutes (Amazon wants it at least two minutes before the
+request; the half minute absorbs clock skew), `maxResultsPerPage` = `AMAZON_ORDERS_PAGE_SIZE`, `includedData`
+= the tuning's sections (FULFILLMENT and PROCEEDS by default, BUYER / RECIPIENT only when asked for). Each
+order carries its `orderItems`, so there is no per-order call at all (v0 needed one getOrderItems call per
+order, at 0.5/s).
 
-getOrderItems (0.5/s) is the expensive call: it is made only for orders that are new or whose
-LastUpdateDate differs from the stored one; the others count as `skipped_unchanged`.
-Buyer PII (BuyerInfo, ShippingAddress, BuyerTaxInformation) needs a Restricted Data Token: it is requested
-only when `AMAZON_RESTRICTED_DATA_ELEMENTS` names the elements wanted; the token (valid one hour) then
-authorizes the getOrders calls alone, and is renewed before it expires.
+Pages: the next one is asked with `paginationToken` and every other parameter sent again unchanged, as the
+model requires. Amazon promises no order of results, so the cursor (`last_updated_before`) moves only with
+the window's last page. Every earlier page commits the window's position instead (`window`: its bounds, the
+marketplaces and the token for the next page): a killed backfill resumes at its last committed page, and a
+token that no longer works (it lives 24 hours) makes the window be read again from its start, which dedup
+absorbs. `AMAZON_ORDERS_WINDOW_DAYS` can cut a long first window into slices, each one costing at least
+one call of searchOrders' 0.0056/s.
+
+Errors: an answer without an `orders` list, or an order without `orderId` or `orderItems`, stops the data
+type with the cursor where it was (nothing half-read is stored as complete). A 403 while personal data is
+asked for fails the data type naming the roles it needs; without personal data it skips the data type
+(the app lacks the orders role).
 """
 
 from __future__ import annotations
 
-import time
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
 from ...models import Page, Record, StreamRequest
-from .calls import AmazonForbidden, SpApiCaller
-from .client import OrdersClient, TokensClient
-from .timeutil import iso, parse, same_instant
+from .calls import AmazonForbidden, AmazonRefused, SpApiCaller
+from .client import OrdersClient
+from .timeutil import iso, parse
 from .tuning import AmazonTuning
 
+log = logging.getLogger("sync.platforms.amazon")
+
 VISIBILITY_LAG = timedelta(minutes=2, seconds=30)
-ITEMS_KEY = "OrderItems"
+# A paginationToken expires 24 hours after it was issued; an older saved one is not even tried.
+TOKEN_LIFETIME = timedelta(hours=23, minutes=30)
+SECTION_ROLES = {
+    "BUYER": "Tax Invoicing (Restricted), Tax Remittance (Restricted) or Direct-to-Consumer Shipping (Restricted)",
+    "RECIPIENT": "Direct-to-Consumer Shipping (Restricted)",
+}
 
 
-class RestrictedToken:
-    """The Restricted Data Token for getOrders' buyer PII (none when no data elements are configured)."""
+@dataclass(frozen=True)
+class Window:
+    """One searchOrders listing: its bounds, and where to resume it (a token from a committed page)."""
 
-    PATH = "/orders/v0/orders"
-
-    def __init__(self, caller: SpApiCaller, client: TokensClient, elements: tuple[str, ...],
-                 clock: Callable[[], float] = time.monotonic):
-        self.caller, self.client, self.elements, self.clock = caller, client, elements, clock
-        self._token: str | None = None
-        self._expires = 0.0
-
-    def invalidate(self) -> None:
-        self._token = None
-
-    def current(self) -> str | None:
-        if not self.elements:
-            return None
-        if self._token is None or self.clock() >= self._expires:
-            resources = [{"method": "GET", "path": self.PATH, "dataElements": list(self.elements)}]
-            try:
-                response = self.caller.call("createRestrictedDataToken",
-                                            lambda: self.client.create_restricted_data_token(
-                                                restrictedResources=resources))
-            except AmazonForbidden:
-                # Not a skip: the operator asked for this data; the orders stream fails with the reason.
-                raise PlatformError(
-                    f"Amazon refused a Restricted Data Token for {', '.join(self.elements)} (403): the app lacks "
-                    f"the matching restricted role. Request the role, or empty AMAZON_RESTRICTED_DATA_ELEMENTS."
-                ) from None
-            payload = response.payload or {}
-            self._token = str(payload["restrictedDataToken"])
-            self._expires = self.clock() + max(0.0, float(payload.get("expiresIn") or 3600) - 120)
-        return self._token
+    after: datetime
+    before: datetime
+    token: str | None = None
 
 
-def _window(request: StreamRequest, tuning: AmazonTuning, now: datetime) -> tuple[datetime, datetime]:
-    before = min(request.started_at, now) - VISIBILITY_LAG
-    cursor = (request.state or {}).get("last_updated_before")
-    if cursor:
-        after = parse(cursor) - request.lookback
-    else:
-        after = before - timedelta(days=tuning.orders_initial_days)
-    return min(after, before), before
+def _pending(state: dict[str, Any], marketplace_ids: list[str], now: datetime, before: datetime) -> Window | None:
+    """The window a stopped sync left half-read, when its saved position is still usable."""
+    saved = state.get("window")
+    if not isinstance(saved, dict):
+        return None
+    try:
+        window = Window(parse(saved["after"]), parse(saved["before"]))
+        issued = parse(saved["issued_at"]) if saved.get("issued_at") else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if window.before > before or window.after > window.before:
+        return None  # a clock gone backwards or a hand edit: start from the cursor instead
+    token = saved.get("token")
+    # The token only works with the very same parameters: another marketplace list, or too old, starts over.
+    if (isinstance(token, str) and token and saved.get("marketplace_ids") == marketplace_ids
+            and issued is not None and now - issued < TOKEN_LIFETIME):
+        return Window(window.after, window.before, token)
+    return window
 
 
 def slices(after: datetime, before: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    """The window cut into consecutive slices of `days`, oldest first (one slice for a daily sync)."""
+    """The window cut into consecutive slices of `days` (0: one slice), oldest first."""
+    if days <= 0:
+        return [(after, before)]
     out = []
     step = timedelta(days=days)
     start = after
@@ -88,85 +89,106 @@ def slices(after: datetime, before: datetime, days: int) -> list[tuple[datetime,
     return out
 
 
+def plan_windows(request: StreamRequest, tuning: AmazonTuning, marketplace_ids: list[str],
+                 now: datetime) -> tuple[list[Window], str | None]:
+    """The windows this sync reads, oldest first, and the cursor it starts from."""
+    state = request.state if isinstance(request.state, dict) else {}
+    before = min(request.started_at, now) - VISIBILITY_LAG
+    cursor = state.get("last_updated_before") if isinstance(state.get("last_updated_before"), str) else None
+    windows: list[Window] = []
+    pending = _pending(state, marketplace_ids, now, before)
+    if pending is not None:
+        windows.append(pending)
+        start = pending.before - request.lookback
+    elif cursor:
+        start = parse(cursor) - request.lookback
+    else:
+        start = before - timedelta(days=tuning.orders_initial_days)
+    start = min(start, before)
+    if pending is None or pending.before < before:
+        windows += [Window(a, b) for a, b in slices(start, before, tuning.orders_window_days)]
+    return windows, cursor
+
+
 def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, marketplace_ids: list[str],
-                 tuning: AmazonTuning, restricted: RestrictedToken | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Iterator[Page]:
-    """Each slice of the window is paged through in full, then the cursor moves to its end: a first sync
-    of a large seller (getOrderItems: 1,800 orders an hour) keeps its progress if it is interrupted."""
-    after, before = _window(request, tuning, now())
+                 tuning: AmazonTuning, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+                 ) -> Iterator[Page]:
+    windows, cursor = plan_windows(request, tuning, marketplace_ids, now())
     try:
-        for start, end in slices(after, before, tuning.orders_window_days):
-            yield from _slice(caller, client, request, marketplace_ids, tuning, restricted, start, end)
+        for window in windows:
+            yield from _read_window(caller, client, window, cursor, marketplace_ids, tuning, now)
+            cursor = iso(window.before)
     except AmazonForbidden as exc:
+        if tuning.personal_sections:
+            needs = "; ".join(f"{s} needs {SECTION_ROLES[s]}" for s in tuning.personal_sections)
+            raise PlatformError(
+                f"Amazon denied searchOrders (403 {exc.code or 'Unauthorized'}) with the personal data asked for "
+                f"(includedData {', '.join(tuning.personal_sections)}): {needs}. Request the role for the app "
+                f"in the developer profile and authorize the app again, or remove it from "
+                f"AMAZON_ORDERS_PERSONAL_DATA.") from None
         raise DataTypeSkipped(
             f"{exc} Grant the app the 'Inventory and Order Tracking' role and authorize it again.") from None
 
 
-def _slice(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, marketplace_ids: list[str],
-           tuning: AmazonTuning, restricted: RestrictedToken | None, after: datetime,
-           before: datetime) -> Iterator[Page]:
-    state = {"last_updated_before": iso(before)}
-    next_token: str | None = None
+def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, cursor: str | None,
+                 marketplace_ids: list[str], tuning: AmazonTuning, now: Callable[[], datetime]) -> Iterator[Page]:
+    params: dict[str, Any] = {"lastUpdatedAfter": iso(window.after), "lastUpdatedBefore": iso(window.before),
+                              "marketplaceIds": list(marketplace_ids), "maxResultsPerPage": tuning.orders_page_size,
+                              "includedData": list(tuning.included_data)}
+    token = window.token
+    restarted = False
     while True:
-        # A next page repeats the filters with its NextToken, as the Orders model's sandbox example does
-        # ("NextToken doesn't affect any filters that you include in your request").
-        params: dict[str, Any] = {"LastUpdatedAfter": iso(after), "LastUpdatedBefore": iso(before),
-                                  "MarketplaceIds": list(marketplace_ids), "MaxResultsPerPage": tuning.orders_page_size}
-        if next_token:
-            params["NextToken"] = next_token
-
-        def get_orders() -> Any:
-            # Inside the attempt: a retry after a 403 picks up a renewed token.
-            client.restricted_data_token = restricted.current() if restricted else None
-            try:
-                return client.get_orders(**params)
-            finally:
-                client.restricted_data_token = None  # never sent to getOrderItems
-
-        response = caller.call("getOrders", get_orders)
-        payload = response.payload or {}
-        if not isinstance(payload.get("Orders"), list):
-            raise IncompleteDataError("Amazon answered getOrders without an Orders list; the orders cursor "
-                                      "stays where it was and the next sync reads the window again.")
-        orders: list[dict[str, Any]] = payload["Orders"]
-        next_token = payload.get("NextToken") or None
-        yield _page(caller, client, request, orders, None if next_token else state)
-        if not next_token:
+        # A next page sends every parameter again, unchanged, with the token (the model's rule).
+        call = {**params, "paginationToken": token} if token else dict(params)
+        try:
+            response = caller.call("searchOrders", lambda: client.search_orders(**call))
+        except AmazonRefused as exc:
+            if not token or exc.status != 400 or restarted:
+                raise
+            log.warning("Amazon refused the saved searchOrders paginationToken (%s %s); reading the orders updated "
+                        "from %s to %s again from the start", exc.status, exc.code, params["lastUpdatedAfter"],
+                        params["lastUpdatedBefore"])
+            token, restarted = None, True
+            continue
+        orders = _orders(response)
+        records = [_record(order) for order in orders]
+        token = _next_token(response)
+        if token:
+            position = {"after": params["lastUpdatedAfter"], "before": params["lastUpdatedBefore"],
+                        "marketplace_ids": list(marketplace_ids), "token": token, "issued_at": iso(now())}
+            state: dict[str, Any] = {"window": position}
+            if cursor:
+                state["last_updated_before"] = cursor
+            yield Page(records=records, state=state)
+        else:
+            yield Page(records=records, state={"last_updated_before": params["lastUpdatedBefore"]})
             return
 
 
-def _page(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, orders: list[dict[str, Any]],
-          state: dict[str, Any] | None) -> Page:
-    ids = list(dict.fromkeys(str(o["AmazonOrderId"]) for o in orders))
-    stored = request.stored_versions(ids) if ids else {}
-    records: list[Record] = []
-    skipped = 0
-    seen: set[str] = set()
-    for order in orders:
-        order_id = str(order["AmazonOrderId"])
-        if order_id in seen:  # the same order twice in one page: keep the first
-            continue
-        seen.add(order_id)
-        updated = parse(order["LastUpdateDate"]) if order.get("LastUpdateDate") else None
-        if order_id in stored and same_instant(stored[order_id], updated):
-            skipped += 1
-            continue
-        items = fetch_order_items(caller, client, order_id)
-        records.append(Record(external_id=order_id, data={**order, ITEMS_KEY: items}, updated_at=updated))
-    return Page(records=records, state=state, skipped_unchanged=skipped)
+def _orders(response: Any) -> list[dict[str, Any]]:
+    payload = response.payload if isinstance(getattr(response, "payload", None), dict) else {}
+    orders = payload.get("orders")
+    if not isinstance(orders, list):
+        raise IncompleteDataError("Amazon answered searchOrders without an orders list; the orders cursor stays "
+                                  "where it was and the next sync reads the window again.")
+    return orders
 
 
-def fetch_order_items(caller: SpApiCaller, client: OrdersClient, order_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs = {"NextToken": token} if token else {}
-        response = caller.call("getOrderItems", lambda: client.get_order_items(order_id, **kwargs))
-        payload = response.payload or {}
-        if not isinstance(payload.get("OrderItems"), list):
-            raise IncompleteDataError(f"Amazon answered getOrderItems for order {order_id} without an OrderItems "
-                                      f"list; the orders cursor stays where it was.")
-        items.extend(payload["OrderItems"])
-        token = payload.get("NextToken") or None
-        if not token:
-            return items
+def _next_token(response: Any) -> str | None:
+    # python-amazon-sp-api keeps a top-level `pagination` object apart from the payload.
+    pagination = getattr(response, "pagination", None) or (response.payload or {}).get("pagination") or {}
+    token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+    return str(token) if token else None
+
+
+def _record(order: Any) -> Record:
+    order_id = order.get("orderId") if isinstance(order, dict) else None
+    if not isinstance(order_id, str) or not order_id or not isinstance(order.get("orderItems"), list):
+        raise IncompleteDataError("Amazon answered searchOrders with an order lacking its orderId or orderItems; "
+                                  "the orders cursor stays where it was and the next sync reads the window again.")
+    updated = order.get("lastUpdatedTime")
+    try:
+        updated_at = parse(updated) if isinstance(updated, str) else None
+    except ValueError:
+        updated_at = None
+    return Record(external_id=order_id, data=order, updated_at=updated_at)

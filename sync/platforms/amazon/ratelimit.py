@@ -17,14 +17,13 @@ from typing import Callable
 # Usage plans from the SP-API models (rate per second, burst); a test checks them against the models.
 DOCUMENTED_LIMITS: dict[str, tuple[float, int]] = {
     "getMarketplaceParticipations": (0.016, 15),
-    "getOrders": (0.0167, 20),
-    "getOrderItems": (0.5, 30),
+    "searchOrders": (0.0056, 20),  # Orders API v2026-01-01
+    "getOrder": (0.5, 30),
     "getReports": (0.0222, 10),
     "createReport": (0.0167, 15),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "getInventorySummaries": (2.0, 2),
-    "createRestrictedDataToken": (1.0, 10),  # Tokens API 2021-03-01
 }
 
 
