@@ -92,7 +92,7 @@ def test_a_5000_order_shop_paged_then_incremental_and_by_bulk(big_shop, fresh_pg
     bulk_client, bulk_credential = add_shop_integration(bulk, domain, "shpat_big_shop")
     by_bulk = sync(bulk, bulk_client)
     assert by_bulk.success, by_bulk.error_message
-    assert shop.stats.bulk_started == len(DATA_TYPES)
+    assert shop.stats.bulk_started == len(DATA_TYPES) + 1  # orders in two halves
     assert stored_hashes(bulk, bulk_client) == stored_hashes(settings, client_id)
     assert set(sync_state(bulk, bulk_credential)) == set(DATA_TYPES)
 
@@ -112,7 +112,7 @@ def test_a_5000_order_shop_paged_then_incremental_and_by_bulk(big_shop, fresh_pg
     # The bulk-synced integration catches up incrementally with the same counts (a small delta pages).
     catch_up = sync(bulk, bulk_client)
     assert (catch_up.streams["orders"].new, catch_up.streams["orders"].updated) == (10, 20)
-    assert shop.stats.bulk_started == len(DATA_TYPES)
+    assert shop.stats.bulk_started == len(DATA_TYPES) + 1
     assert stored_hashes(bulk, bulk_client) == stored_hashes(settings, client_id)
 
 
@@ -156,3 +156,30 @@ def test_missing_scope_skips_one_data_type_and_a_bad_token_fails(fresh_pg_dsn, t
             assert store.get_integration(bad_credential).status == "error"
         finally:
             store.close()
+
+
+def test_first_sync_runs_the_exports_together_and_ungrouped_equals_grouped(fresh_pg_dsn, tmp_path):
+    """The four exports (orders in two halves) run at once, each is stored as it completes, and the
+    ungrouped output (children shuffled, some before their parent) stores exactly what grouped output does."""
+    from emulators.shopify.bulk import overlapping
+
+    domain, token = "together.myshopify.com", "shpat_together"
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        shop = emu.add_shop(domain, token, orders=600, products=60, customers=150, locations=3, seed=9)
+        emu.set_bulk_timing(domain, seconds=1.0, objects_per_second=4000)
+        shop.bulk_shuffle_window = 200
+        settings = settings_for(emu, fresh_pg_dsn, tmp_path)
+        client_id, credential_id = add_shop_integration(settings, domain, token)
+        first = sync(settings, client_id)
+        assert first.success, first.error_message
+        log = emu.bulk_log(domain)
+        assert sorted(e.root for e in log) == ["customers", "locations", "orders", "orders", "products"]
+        assert overlapping(log) == 5
+        expected = shop.counts()
+        assert stored_counts(settings, client_id) == {t: (expected[t], expected[t]) for t in DATA_TYPES}
+        assert set(sync_state(settings, credential_id)) == set(DATA_TYPES)
+
+        grouped = settings_for(emu, fresh_pg_dsn, tmp_path, SHOPIFY_BULK_GROUP_OBJECTS="true")
+        grouped_client, _ = add_shop_integration(grouped, domain, token)
+        assert sync(grouped, grouped_client).success
+        assert stored_hashes(grouped, grouped_client) == stored_hashes(settings, client_id)

@@ -8,7 +8,8 @@ import pytest
 
 from sync.errors import CredentialError, IncompleteDataError
 from sync.platforms.shopify import ShopifyPlatform, normalize_domain
-from sync.platforms.shopify.bulk import BulkOutcome, LineCount, assemble, check_complete, parse_lines
+from sync.platforms.shopify.bulk import BulkOutcome, check_complete
+from sync.platforms.shopify.spool import LineCount, Spool
 from sync.platforms.shopify.throttle import CostPacer
 
 
@@ -91,59 +92,101 @@ def lines(*rows: dict) -> list[bytes]:
     return [json.dumps(r).encode() for r in rows]
 
 
-def test_bulk_children_go_back_under_their_parent():
-    count = LineCount()
-    rows = parse_lines(lines(
+def spooled(*rows: dict) -> tuple[Spool, LineCount]:
+    spool, count = Spool(), LineCount()
+    spool.add(lines(*rows), count)
+    return spool, count
+
+
+def test_ungrouped_children_go_back_under_their_parent_wherever_they_come():
+    spool, count = spooled(
+        {"id": "gid://shopify/LineItem/12", "__parentId": "gid://shopify/Order/1"},  # before its parent
         {"id": "gid://shopify/Order/1", "updatedAt": "2024-01-01T00:00:00Z"},
-        {"id": "gid://shopify/LineItem/11", "__parentId": "gid://shopify/Order/1"},
-        {"id": "gid://shopify/LineItem/12", "__parentId": "gid://shopify/Order/1"},
         {"id": "gid://shopify/Order/2", "updatedAt": "2024-01-02T00:00:00Z"},
-    ), count)
-    orders = list(assemble(rows, {"LineItem": "lineItems"}))
-    assert [o["id"] for o in orders] == ["gid://shopify/Order/1", "gid://shopify/Order/2"]
-    assert [li["id"] for li in orders[0]["lineItems"]] == ["gid://shopify/LineItem/11", "gid://shopify/LineItem/12"]
-    assert orders[1]["lineItems"] == [] and "__parentId" not in orders[0]["lineItems"][0]
-    assert (count.objects, count.roots) == (4, 2)
-    outcome = BulkOutcome("gid://shopify/BulkOperation/1", "COMPLETED", None, 4, 2, "u", None)
-    check_complete(outcome, count, "orders", "shop.myshopify.com")
-    with pytest.raises(IncompleteDataError):
-        check_complete(BulkOutcome("x", "COMPLETED", None, 5, 2, "u", None), count, "orders", "shop")
+        {"id": "gid://shopify/LineItem/11", "__parentId": "gid://shopify/Order/1"},  # after another root
+    )
+    try:
+        spool.check_orphans("orders", "shop")
+        orders = list(spool.roots_with_children({"LineItem": "lineItems"}))
+        assert [o["id"] for o in orders] == ["gid://shopify/Order/1", "gid://shopify/Order/2"]
+        assert [li["id"] for li in orders[0]["lineItems"]] == ["gid://shopify/LineItem/12", "gid://shopify/LineItem/11"]
+        assert orders[1]["lineItems"] == [] and "__parentId" not in orders[0]["lineItems"][0]
+        assert (count.objects, count.roots) == (4, 2)
+        outcome = BulkOutcome("gid://shopify/BulkOperation/1", "COMPLETED", None, 4, 2, "u", None)
+        check_complete([outcome], count, "orders", "shop.myshopify.com")
+        with pytest.raises(IncompleteDataError):
+            check_complete([BulkOutcome("x", "COMPLETED", None, 5, 2, "u", None)], count, "orders", "shop")
+        # two parts of one export count together
+        check_complete([BulkOutcome("a", "COMPLETED", None, 3, 1, "u", None),
+                        BulkOutcome("b", "COMPLETED", None, 1, 1, "u", None)], count, "orders", "shop")
+    finally:
+        spool.close()
+    import os
+
+    assert not os.path.exists(spool.path)
 
 
-def test_a_child_away_from_its_parent_is_refused():
-    rows = parse_lines(lines(
-        {"id": "gid://shopify/Order/1"}, {"id": "gid://shopify/Order/2"},
-        {"id": "gid://shopify/LineItem/11", "__parentId": "gid://shopify/Order/1"},
-    ), LineCount())
-    with pytest.raises(IncompleteDataError):
-        list(assemble(rows, {"LineItem": "lineItems"}))
+def test_inventory_levels_come_with_their_location():
+    spool, _ = spooled(
+        {"id": "gid://shopify/InventoryLevel/5?inventory_item_id=1", "__parentId": "gid://shopify/Location/2"},
+        {"id": "gid://shopify/Location/1", "name": "A"}, {"id": "gid://shopify/Location/2", "name": "B"},
+        {"id": "gid://shopify/InventoryLevel/6?inventory_item_id=1", "__parentId": "gid://shopify/Location/1"},
+    )
+    try:
+        pairs = [(p["name"], c["id"].split("?")[0]) for p, c in spool.children_with_parents()]
+        assert pairs == [("B", "gid://shopify/InventoryLevel/5"), ("A", "gid://shopify/InventoryLevel/6")]
+    finally:
+        spool.close()
+
+
+def test_a_child_whose_parent_is_not_in_the_file_is_refused():
+    spool, _ = spooled({"id": "gid://shopify/Order/1"},
+                       {"id": "gid://shopify/LineItem/11", "__parentId": "gid://shopify/Order/9"})
+    try:
+        with pytest.raises(IncompleteDataError) as info:
+            spool.check_orphans("orders", "shop")
+        assert "1 object(s) whose parent is not in the file" in str(info.value)
+    finally:
+        spool.close()
 
 
 def test_a_damaged_line_is_refused():
-    with pytest.raises(IncompleteDataError):
-        list(parse_lines([b'{"id": "gid://shopify/Order/1"', b"{}"], LineCount()))
+    spool = Spool()
+    try:
+        with pytest.raises(IncompleteDataError):
+            spool.add([b'{"id": "gid://shopify/Order/1"', b"{}"], LineCount())
+    finally:
+        spool.close()
 
 
 # --- cursors of unordered reads: never past what a long read may have missed --------------------------------
 class _StubClient:
     shop = "stub.myshopify.com"
+    served_version = "2026-10"
 
-    def __init__(self, lines=(), answers=()):
-        self.lines, self.answers = list(lines), list(answers)
-
-    def stream_lines(self, url):
-        yield from self.lines
+    def __init__(self, answers=()):
+        self.answers = list(answers)
 
     def execute(self, document, variables=None, *, operation):
         return self.answers.pop(0)
 
 
-class _StubBulk:
-    def __init__(self, outcome):
-        self.outcome = outcome
+class _StubExports:
+    """An export already complete: its spool and outcomes, as BulkExports hands them over."""
 
-    def run(self, query, what):
-        return self.outcome
+    concurrency = 1
+
+    def __init__(self, export=None):
+        self.export = export
+
+    def submit(self, key, parts):
+        return self.export
+
+    def ready(self, exports):
+        return iter([e.key for e in exports])
+
+    def take(self, key):
+        return self.export
 
 
 def _request(data_type, state=None, started_at=None):
@@ -159,16 +202,20 @@ def test_bulk_cursor_never_passes_the_operations_start():
     """A bulk operation scans the shop for minutes or hours and is no snapshot: an order changed after
     the scan passed it is absent from the file, while an order changed later still (not yet scanned)
     is in it. The cursor must not jump past the operation's start, or the first change is never read."""
+    from sync.platforms.shopify.bulk import Export
     from sync.platforms.shopify.options import ShopifyOptions
     from sync.platforms.shopify.streams import ORDERS, ShopStreams
 
     created = "2026-01-01T12:00:05Z"
-    rows = [{"id": f"gid://shopify/Order/{i}", "updatedAt": ts}
-            for i, ts in enumerate(["2025-12-01T00:00:00Z", "2026-01-01T14:30:00Z"], 1)]
-    outcome = BulkOutcome(id="gid://shopify/BulkOperation/1", status="COMPLETED", error_code=None, object_count=2,
-                          root_object_count=2, url="https://files.example/result.jsonl", partial_data_url=None,
-                          created_at=created)
-    streams = ShopStreams(_StubClient([json.dumps(r).encode() for r in rows]), ShopifyOptions(), _StubBulk(outcome))
+    spool, _ = spooled(*[{"id": f"gid://shopify/Order/{i}", "updatedAt": ts}
+                         for i, ts in enumerate(["2025-12-01T00:00:00Z", "2026-01-01T14:30:00Z"], 1)])
+    export = Export("orders", ["{ orders { edges { node { id } } } }"])
+    export.outcomes = [BulkOutcome(id="gid://shopify/BulkOperation/1", status="COMPLETED", error_code=None,
+                                   object_count=2, root_object_count=2, url="https://files.example/result.jsonl",
+                                   partial_data_url=None, created_at=created)]
+    export.spool = spool
+    export.done.set()
+    streams = ShopStreams(_StubClient(), ShopifyOptions(), _StubExports(export))
     pages = list(streams.sorted_stream(ORDERS, _request("orders")))
     assert sum(len(p.records) for p in pages) == 2
     assert pages[-1].state["updated_at"] <= created
@@ -186,7 +233,7 @@ def test_paged_inventory_cursor_never_passes_the_syncs_start():
     answer = {"locations": {"pageInfo": page_info, "nodes": [
         {"id": "gid://shopify/Location/1", "name": "L1", "isActive": True,
          "inventoryLevels": {"pageInfo": page_info, "nodes": [level]}}]}}
-    streams = ShopStreams(_StubClient(answers=[answer]), ShopifyOptions(bulk="off"), _StubBulk(None))
+    streams = ShopStreams(_StubClient(answers=[answer]), ShopifyOptions(bulk="off"), _StubExports())
     pages = list(streams.inventory_stream(_request("inventory", {"updated_at": "2026-01-01T11:00:00Z"})))
     assert [r.external_id for p in pages for r in p.records] == [level["id"]]
     assert pages[-1].state["updated_at"] <= "2026-01-01T12:00:00Z"

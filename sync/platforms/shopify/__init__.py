@@ -9,13 +9,13 @@ record per inventory item x location). Tuning knobs: see `options.py`.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ...config import Settings
 from ...errors import CredentialError, DataTypeSkipped
 from ...models import DATA_TYPES, Page, StreamRequest
 from ..base import require_fields
-from .bulk import BulkRunner
+from .bulk import BulkExports
 from .client import AccessDenied, ShopifyClient
 from .options import ShopifyOptions
 from .streams import SORTED_SPECS, ShopStreams
@@ -47,13 +47,19 @@ class ShopifyConnection:
         base_url = settings.shopify_base_url or f"https://{shop_domain}"
         self.client = ShopifyClient(shop_domain, access_token, base_url=base_url,
                                     api_version=settings.shopify_api_version, options=self.options)
-        self.streams = ShopStreams(self.client, self.options, BulkRunner(self.client, self.options))
+        self.exports = BulkExports(self.client, self.options)
+        self.streams = ShopStreams(self.client, self.options, self.exports)
 
     def test(self) -> str:
         from . import queries
 
         shop = self.client.execute(queries.SHOP, operation="ShopInfo")["shop"]
         return f"{shop['name']} ({shop['myshopifyDomain']}, {shop['plan']['publicDisplayName']} plan)"
+
+    def prepare(self, requests: Sequence[StreamRequest]) -> Iterator[str]:
+        """Decide how each data type is read and start the bulk exports together (the engine's hook):
+        the data types come back paged ones first, then each export as it becomes ready."""
+        return self.streams.prepare(list(requests))
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
         try:
@@ -69,7 +75,10 @@ class ShopifyConnection:
                 f"{_SCOPES.get(request.data_type, 'matching')} access scope ({exc})") from None
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.exports.close()
+        finally:
+            self.client.close()
 
 
 class ShopifyPlatform:

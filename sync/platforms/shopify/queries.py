@@ -221,6 +221,13 @@ query LocationLevels($id: ID!, $first: Int!, $after: String, $query: String, $qu
   }}
 }}"""
 
+# When the shop's (or the delta's) first order was created: where a large orders export is split in two,
+# so that it can use a free bulk slot (see streams.bulk_parts).
+OLDEST_ORDER = """
+query OldestOrder($query: String) {
+  orders(first: 1, query: $query, sortKey: CREATED_AT) { nodes { id createdAt } }
+}"""
+
 # --- bulk operations -------------------------------------------------------------------------------------
 # `groupObjects` defaults to false from 2026-01 on: children come on lines of their own, anywhere in the
 # file, and `bulk.py` puts them back under their parent. Grouped output is slower on Shopify's side.
@@ -327,7 +334,7 @@ BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, 
 REQUESTED_COST = {
     "ShopInfo": 2, "Orders": 823, "OrderLineItems": 603, "Products": 828, "ProductVariants": 303,
     "Customers": 753, "Inventory": 767, "LocationLevels": 603,
-    "BulkRun": 10, "BulkStatus": 1, "BulkRunning": 12, "BulkCancel": 10,
+    "OldestOrder": 3, "BulkRun": 10, "BulkStatus": 1, "BulkRunning": 12, "BulkCancel": 10,
 }
 
 # Every document sent as a request body (the bulk templates are rendered in the tests, with and without
@@ -341,6 +348,7 @@ DOCUMENTS = {
     "Customers": CUSTOMERS,
     "Inventory": INVENTORY,
     "LocationLevels": LOCATION_LEVELS,
+    "OldestOrder": OLDEST_ORDER,
     "BulkRun": BULK_RUN,
     "BulkStatus": BULK_STATUS,
     "BulkRunning": BULK_RUNNING,

@@ -9,6 +9,12 @@ Cursor (`Page.state`): `{"updated_at": "<largest updatedAt committed>"}`. A sync
 - a bulk result comes in no guaranteed order and is only trustworthy once its line count matches the
   operation's: the cursor moves on its last page, after the check, and never past the operation's
   start (the operation scans for minutes or hours; it is no snapshot).
+
+`prepare` decides, for every data type of a sync at once, whether it pages or runs a bulk export, and
+starts the exports together (`bulk.BulkExports`), so a first sync takes about as long as its slowest
+export instead of the sum; it hands the data types over paged ones first, then exports as they become
+ready. A further data type (a stream of deletion events, say) is one more entry in `prepare`'s plan
+and one more `fetch` branch.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
+from ...errors import AuthError
 from ...models import Page, Record, StreamRequest
 from . import queries
-from .bulk import (BulkRunner, LineCount, assemble, check_complete, check_outcome, children_with_parent,
-                   parse_lines)
-from .client import QueryTooCostly, ShopifyClient
+from ...errors import SyncError
+from .bulk import BulkExports, Export
+from .client import AccessDenied, QueryTooCostly, ShopifyClient
 from .options import ShopifyOptions
 
 log = logging.getLogger("sync.platforms.shopify")
@@ -49,6 +56,14 @@ class ChildSpec:
     page: int
     inline_variable: str  # variable sizing the inline page, e.g. "lineItemsFirst"
     inline_first: int
+    # The order the paged connection lists the children in, for bulk output (which has none of its own).
+    order_by: str = "id"
+
+    def sort(self, children: list[dict[str, Any]]) -> None:
+        if self.order_by == "position":
+            children.sort(key=lambda c: (c.get("position") or 0, _numeric_id(c)))
+        else:
+            children.sort(key=_numeric_id)
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,8 @@ ORDERS = SortedSpec("orders", queries.ORDERS, "Orders", "orders", "ordersCount",
 PRODUCTS = SortedSpec("products", queries.PRODUCTS, "Products", "products", "productsCount", queries.PRODUCTS_PAGE,
                       queries.BULK_PRODUCTS,
                       ChildSpec("variants", "ProductVariant", queries.PRODUCT_VARIANTS, "ProductVariants", "product",
-                                queries.VARIANTS_PAGE, "variantsFirst", queries.PRODUCT_VARIANTS_FIRST))
+                                queries.VARIANTS_PAGE, "variantsFirst", queries.PRODUCT_VARIANTS_FIRST,
+                                order_by="position"))
 CUSTOMERS = SortedSpec("customers", queries.CUSTOMERS, "Customers", "customers", "customersCount",
                        queries.CUSTOMERS_PAGE, queries.BULK_CUSTOMERS)
 SORTED_SPECS = {s.data_type: s for s in (ORDERS, PRODUCTS, CUSTOMERS)}
@@ -96,15 +112,115 @@ class Batch:
         return bool(self.records or self.skipped)
 
 
+def _numeric_id(node: Mapping[str, Any]) -> int:
+    try:
+        return int(str(node.get("id", "")).rsplit("/", 1)[-1].split("?", 1)[0])
+    except ValueError:
+        return 0
+
+
 def _record(node: Mapping[str, Any]) -> Record:
     return Record(external_id=str(node["id"]), data=node, updated_at=parse_ts(node["updatedAt"]))
 
 
+@dataclass
+class Plan:
+    """How one data type is read in this sync (decided by `ShopStreams.prepare`)."""
+
+    mode: str  # "page" or "bulk"
+    first_answer: dict[str, Any] | None = None  # the first page, read while deciding (paging goes on from it)
+    variables: dict[str, Any] | None = None  # the variables that first page was asked with
+    error: BaseException | None = None  # deciding failed: the data type's fetch raises this
+
+
 class ShopStreams:
-    def __init__(self, client: ShopifyClient, options: ShopifyOptions, bulk: BulkRunner):
+    def __init__(self, client: ShopifyClient, options: ShopifyOptions, exports: BulkExports):
         self.client = client
         self.options = options
-        self.bulk_runner = bulk
+        self.exports = exports
+        self.plans: dict[str, Plan] = {}
+
+    # --- planning -----------------------------------------------------------------------------------------
+    def prepare(self, requests: list[StreamRequest]) -> Iterator[str]:
+        """Decide every data type's read, start the bulk exports together, and yield the data types in
+        the order they can be fetched: paged ones at once, exports as each becomes ready."""
+        bulk: list[StreamRequest] = []
+        paged: list[str] = []
+        for request in requests:
+            try:
+                plan = self._plan(request)
+            except AccessDenied as exc:
+                plan = Plan("page", error=exc)
+            except SyncError as exc:
+                if isinstance(exc, AuthError):
+                    raise  # nothing else will work either
+                plan = Plan("page", error=exc)
+            self.plans[request.data_type] = plan
+            (bulk if plan.mode == "bulk" else paged).append(request)
+        started: list[Export] = []
+        for request in bulk:
+            try:
+                parts = self.bulk_parts(request, len(bulk))
+            except SyncError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                self.plans[request.data_type] = Plan("page", error=exc)
+                paged.append(request)
+                continue
+            started.append(self.exports.submit(request.data_type, parts))
+        yield from (r.data_type for r in paged)
+        yield from self.exports.ready(started)
+
+    def _plan(self, request: StreamRequest) -> Plan:
+        first_sync = not (request.state or {}).get("updated_at")
+        if self.options.bulk == "off":
+            return Plan("page")
+        if self.options.bulk == "always" or first_sync:
+            return Plan("bulk")
+        spec = SORTED_SPECS.get(request.data_type)
+        if spec is None:
+            return Plan("page")  # inventory deltas page (levels have no count to size them by)
+        search, _ = self.search_since(request)
+        variables = self._first_variables(spec, search, with_count=True)
+        answer = self._execute_shrinking(spec.document, variables, spec.operation, self._sizes(spec))
+        variables["withCount"] = False
+        counted = answer.get(spec.count_root) or {}
+        count = int(counted.get("count") or 0)
+        if count >= self.options.bulk_threshold or counted.get("precision") == "AT_LEAST":
+            # A large delta: one bulk export is cheaper than hundreds of pages.
+            log.info("%d%s %s changed at %s since the cursor: reading them with a bulk export", count,
+                     "+" if counted.get("precision") == "AT_LEAST" else "", spec.data_type, self.client.shop)
+            return Plan("bulk")
+        return Plan("page", first_answer=answer, variables=variables)
+
+    def bulk_parts(self, request: StreamRequest, exports: int) -> list[str]:
+        """The bulk queries of one data type: one, or for orders, two halves by creation time when a slot
+        is free (orders are usually the largest export, and two halves run at once finish sooner)."""
+        search, _ = self.search_since(request)
+        if request.data_type == "inventory":
+            return [queries.BULK_INVENTORY.render(search)]
+        spec = SORTED_SPECS[request.data_type]
+        if spec is not ORDERS or self.exports.concurrency <= exports:
+            return [spec.bulk.render(search)]
+        answer = self.client.execute(queries.OLDEST_ORDER, {"query": search}, operation="OldestOrder")
+        nodes = answer["orders"]["nodes"]
+        if not nodes:
+            return [spec.bulk.render(search)]
+        oldest = parse_ts(nodes[0]["createdAt"])
+        middle = iso(oldest + (request.started_at - oldest) / 2)
+        if middle <= iso(oldest):
+            return [spec.bulk.render(search)]
+        both = f"{search} AND " if search else ""
+        return [spec.bulk.render(f"{both}created_at:<'{middle}'"),
+                spec.bulk.render(f"{both}created_at:>='{middle}'")]
+
+    def plan_for(self, request: StreamRequest) -> Plan:
+        """The data type's plan, handed over once; decided now (and its export waited for) when `prepare`
+        was not called for it."""
+        if request.data_type not in self.plans:
+            for _ in self.prepare([request]):
+                pass
+        return self.plans.pop(request.data_type)
 
     # --- shared -------------------------------------------------------------------------------------------
     def _execute_shrinking(self, document: str, variables: dict[str, Any], operation: str,
@@ -133,33 +249,33 @@ class ShopStreams:
         since = parse_ts(cursor) - request.lookback
         return f"updated_at:>='{iso(since)}'", since
 
-    def use_bulk_first(self, request: StreamRequest) -> bool:
-        return self.options.bulk == "always" or (self.options.bulk == "auto" and not (request.state or {}).get("updated_at"))
+    @staticmethod
+    def _sizes(spec: SortedSpec) -> tuple[str, ...]:
+        return ("first", spec.child.inline_variable) if spec.child else ("first",)
 
-    # --- orders, products, customers ---------------------------------------------------------------------
-    def sorted_stream(self, spec: SortedSpec, request: StreamRequest) -> Iterator[Page]:
-        search, _ = self.search_since(request)
-        if self.use_bulk_first(request):
-            yield from self.bulk_stream(spec, search, request)
-            return
-        with_count = self.options.bulk == "auto"
+    def _first_variables(self, spec: SortedSpec, search: str | None, *, with_count: bool) -> dict[str, Any]:
         variables: dict[str, Any] = {"first": spec.first, "after": None, "query": search, "withCount": with_count}
         if spec.child:
             variables[spec.child.inline_variable] = spec.child.inline_first
+        return variables
+
+    # --- orders, products, customers ---------------------------------------------------------------------
+    def sorted_stream(self, spec: SortedSpec, request: StreamRequest) -> Iterator[Page]:
+        plan = self.plan_for(request)
+        if plan.error is not None:
+            raise plan.error
+        if plan.mode == "bulk":
+            yield from self.bulk_stream(spec, request)
+            return
+        search, _ = self.search_since(request)
+        variables = plan.variables or self._first_variables(spec, search, with_count=False)
+        data = plan.first_answer
+        plan.first_answer = None  # handed over: not held for the rest of the sync
         batch = Batch(self.options.page_records)
         newest: str | None = None
         while True:
-            data = self._execute_shrinking(spec.document, variables, spec.operation,
-                                           ("first", spec.child.inline_variable) if spec.child else ("first",))
-            if variables["withCount"]:
-                variables["withCount"] = False
-                count = (data.get(spec.count_root) or {}).get("count") or 0
-                if count >= self.options.bulk_threshold:
-                    # A large delta: one bulk operation is cheaper than hundreds of pages.
-                    log.info("%d %s changed at %s since the cursor: reading them with a bulk operation", count,
-                             spec.data_type, self.client.shop)
-                    yield from self.bulk_stream(spec, search, request)
-                    return
+            if data is None:
+                data = self._execute_shrinking(spec.document, variables, spec.operation, self._sizes(spec))
             connection = data[spec.root]
             nodes = connection["nodes"]
             if spec.child:
@@ -174,6 +290,7 @@ class ShopStreams:
             if not more:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
+            data = None
 
     def _complete_children(self, child: ChildSpec, nodes: list[dict[str, Any]], request: StreamRequest,
                            batch: Batch) -> list[dict[str, Any]]:
@@ -214,10 +331,13 @@ class ShopStreams:
 
     # --- inventory ----------------------------------------------------------------------------------------
     def inventory_stream(self, request: StreamRequest) -> Iterator[Page]:
-        search, _ = self.search_since(request)
-        if self.use_bulk_first(request):
-            yield from self.bulk_inventory(search, request)
+        plan = self.plan_for(request)
+        if plan.error is not None:
+            raise plan.error
+        if plan.mode == "bulk":
+            yield from self.bulk_inventory(request)
             return
+        search, _ = self.search_since(request)
         variables = {"first": queries.LOCATIONS_PAGE, "after": None, "levelsFirst": queries.LOCATION_LEVELS_FIRST,
                      "query": search, "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         batch = Batch(self.options.page_records)
@@ -253,46 +373,54 @@ class ShopStreams:
             yield from conn["nodes"]
 
     # --- bulk ---------------------------------------------------------------------------------------------
-    def _bulk_rows(self, query: queries.BulkQuery, search: str | None, what: str):
-        outcome = self.bulk_runner.run(query.render(search), what)
-        check_outcome(outcome, what, self.client.shop)
-        count = LineCount()
-        lines = self.client.stream_lines(outcome.url) if outcome.url else iter(())
-        return outcome, count, parse_lines(lines, count)
+    def _ready_export(self, data_type: str) -> Export:
+        export = self.exports.take(data_type)
+        if export is None:
+            raise SyncError(f"no bulk export of {data_type} was started")  # a bug: prepare submits every one
+        export.done.wait()
+        if export.error is not None:
+            raise export.error
+        return export
 
-    def bulk_stream(self, spec: SortedSpec, search: str | None, request: StreamRequest) -> Iterator[Page]:
-        outcome, count, rows = self._bulk_rows(spec.bulk, search, spec.data_type)
+    def bulk_stream(self, spec: SortedSpec, request: StreamRequest) -> Iterator[Page]:
+        export = self._ready_export(spec.data_type)
         child_keys = {spec.child.node_type: spec.child.key} if spec.child else {}
         batch = Batch(self.options.page_records)
         newest: str | None = None
-        for root in assemble(rows, child_keys):
-            batch.records.append(_record(root))
-            newest = max(newest or root["updatedAt"], root["updatedAt"])
-            if batch.full():
-                yield batch.take(None)  # bulk rows come in no guaranteed order: no cursor until checked
-        check_complete(outcome, count, spec.data_type, self.client.shop)
-        yield batch.take(self._bulk_state(newest, request, outcome))
+        try:
+            for root in export.spool.roots_with_children(child_keys):
+                if spec.child:
+                    spec.child.sort(root[spec.child.key])
+                batch.records.append(_record(root))
+                newest = max(newest or root["updatedAt"], root["updatedAt"])
+                if batch.full():
+                    yield batch.take(None)  # bulk rows come in no guaranteed order: no cursor until the end
+            yield batch.take(self._bulk_state(newest, request, export))
+        finally:
+            export.spool.close()
 
-    def bulk_inventory(self, search: str | None, request: StreamRequest) -> Iterator[Page]:
-        outcome, count, rows = self._bulk_rows(queries.BULK_INVENTORY, search, "inventory")
+    def bulk_inventory(self, request: StreamRequest) -> Iterator[Page]:
+        export = self._ready_export("inventory")
         batch = Batch(self.options.page_records)
         newest: str | None = None
-        for location, level in children_with_parent(rows):
-            batch.records.append(_level_record(level, location))
-            newest = max(newest or level["updatedAt"], level["updatedAt"])
-            if batch.full():
-                yield batch.take(None)
-        check_complete(outcome, count, "inventory", self.client.shop)
-        yield batch.take(self._bulk_state(newest, request, outcome))
+        try:
+            for location, level in export.spool.children_with_parents():
+                batch.records.append(_level_record(level, location))
+                newest = max(newest or level["updatedAt"], level["updatedAt"])
+                if batch.full():
+                    yield batch.take(None)
+            yield batch.take(self._bulk_state(newest, request, export))
+        finally:
+            export.spool.close()
 
     @staticmethod
-    def _bulk_state(newest: str | None, request: StreamRequest, outcome: Any = None) -> dict[str, Any] | None:
+    def _bulk_state(newest: str | None, request: StreamRequest, export: Export | None = None) -> dict[str, Any] | None:
         if newest:
             # A bulk operation is no snapshot: it scans for minutes or hours, so a record changed behind
             # the scan is missing while a later change ahead of it is in the file. The cursor stays at
-            # the operation's start (or the sync's, when Shopify did not say).
-            created = getattr(outcome, "created_at", None)
-            return {"updated_at": _capped(newest, parse_ts(created) if created else request.started_at)}
+            # the (earliest part's) operation's start, or the sync's when Shopify did not say.
+            starts = [parse_ts(o.created_at) for o in (export.outcomes if export else ()) if o and o.created_at]
+            return {"updated_at": _capped(newest, min(starts) if starts else request.started_at)}
         if (request.state or {}).get("updated_at"):
             return None  # nothing changed: keep the cursor
         # An empty first export: start the cursor at the sync's start, so the next sync pages a delta.
