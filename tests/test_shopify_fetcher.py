@@ -10,6 +10,7 @@ import pytest
 from emulators.shopify import ShopifyEmulator
 from sync.errors import AuthError, DataTypeSkipped, IncompleteDataError, PlatformError
 from sync.hashing import canonical_json
+from sync.platforms.shopify import queries
 from tests.shopify_fixtures import UNLIMITED, connect, drain, last_state, request
 
 DOMAIN, TOKEN = "fetch-test.myshopify.com", "shpat_fetch_test_secret_value"
@@ -169,25 +170,58 @@ def test_failed_bulk_operation_keeps_the_cursor(emu):
     assert "FAILED" in str(info.value)
 
 
-def test_large_delta_switches_to_bulk(emu):
-    conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
-    pages, _ = drain(conn, request("orders"))
-    state = last_state(pages)
-    changed = set(emu.touch_orders(DOMAIN, 12))
-    auto = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK_THRESHOLD="10")
-    pages, records = drain(auto, request("orders", state))
-    assert changed <= set(records)
-    assert [e.root for e in emu.bulk_log(DOMAIN)] == ["orders", "orders"]  # two halves (free slots)
-    assert last_state(pages)["updated_at"] >= state["updated_at"]
+def test_a_delta_that_would_page_too_long_is_read_by_bulk_and_a_small_one_pages():
+    """Bulk or paging by the estimated paging time: the delta's count, the points a record cost on the
+    first page, the bucket's restore rate. At 20 points/s, 120 changed orders would page for about two
+    minutes; 8 would not."""
+    with ShopifyEmulator(restore_rate=20, bucket_size=2000) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=200, products=10, customers=5)
+        pages, _ = drain(connect(emu, DOMAIN, TOKEN), request("orders", lookback_minutes=0))  # first: bulk
+        state = last_state(pages)
+        assert len(emu.bulk_log(DOMAIN)) == 2
+        small = set(emu.touch_orders(DOMAIN, 8))
+        before = emu.shop(DOMAIN).stats.requests["Orders"]
+        pages, records = drain(connect(emu, DOMAIN, TOKEN), request("orders", state, lookback_minutes=0))
+        assert small <= set(records) and len(emu.bulk_log(DOMAIN)) == 2  # paged
+        assert emu.shop(DOMAIN).stats.requests["Orders"] - before == 1  # the count rode on the first page
+        state = last_state(pages)
+        changed = set(emu.touch_orders(DOMAIN, 120))
+        pages, records = drain(connect(emu, DOMAIN, TOKEN), request("orders", state, lookback_minutes=0))
+        assert changed <= set(records)
+        assert [e.root for e in emu.bulk_log(DOMAIN)] == ["orders"] * 4  # two halves, twice
+        state = last_state(pages)
+        assert state["points_per_record"] > 10  # measured on the first page, kept for the next sync
 
 
-def test_pages_shrink_when_shopify_finds_them_too_costly():
+def test_pages_shrink_to_what_shopifys_refusal_says_fits_and_the_next_sync_starts_there():
     with ShopifyEmulator(**UNLIMITED, max_query_cost=300) as emu:
         emu.add_shop(DOMAIN, TOKEN, orders=60, products=5, customers=5)
         conn = connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off")
-        _, orders = drain(conn, request("orders"))
+        pages, orders = drain(conn, request("orders"))
         assert len(orders) == 60
-        assert emu.shop(DOMAIN).stats.max_cost_exceeded >= 1
+        assert emu.shop(DOMAIN).stats.max_cost_exceeded == 1  # the error's cost and maxCost size the page
+        state = last_state(pages)
+        assert 1 <= state["page_sizes"]["Orders"] < queries.ORDERS_PAGE
+        emu.touch_orders(DOMAIN, 10)
+        drain(connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off"), request("orders", state))
+        assert emu.shop(DOMAIN).stats.max_cost_exceeded == 1  # remembered: no refusal the next time
+
+
+def test_page_sizes_follow_shopifys_requested_cost_and_are_remembered():
+    """Shopify's own requestedQueryCost is often far below the documented formula: pages grow to what
+    the answers say fits (at most 250), and the next sync starts at that size."""
+    with ShopifyEmulator(**UNLIMITED, requested_cost_scale=0.1) as emu:
+        emu.add_shop(DOMAIN, TOKEN, orders=600, products=5, customers=5)
+        pages, orders = drain(connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off"), request("orders"))
+        assert len(orders) == 600
+        sizes = [v["first"] for op, v in emu.shop(DOMAIN).stats.sent if op == "Orders"]
+        assert sizes[0] == queries.ORDERS_PAGE and all(200 <= n <= 250 for n in sizes[1:]) and len(sizes) <= 5
+        state = last_state(pages)
+        assert state["page_sizes"]["Orders"] == sizes[-1]
+        emu.touch_orders(DOMAIN, 300)
+        drain(connect(emu, DOMAIN, TOKEN, SHOPIFY_BULK="off"), request("orders", state))
+        later = [v["first"] for op, v in emu.shop(DOMAIN).stats.sent if op == "Orders"][len(sizes):]
+        assert later[0] == state["page_sizes"]["Orders"]
 
 
 def test_when_other_operations_hold_the_slots_the_export_waits_and_retries(emu):

@@ -170,6 +170,9 @@ class _StubClient:
     def execute(self, document, variables=None, *, operation):
         return self.answers.pop(0)
 
+    def execute_with_cost(self, document, variables=None, *, operation, expected_cost=None):
+        return self.answers.pop(0), None
+
 
 class _StubExports:
     """An export already complete: its spool and outcomes, as BulkExports hands them over."""
@@ -251,3 +254,21 @@ def test_the_served_api_version_is_remembered():
         from sync.config import DEFAULT_SHOPIFY_API_VERSION
 
         assert conn.client.served_version == DEFAULT_SHOPIFY_API_VERSION
+
+
+def test_page_size_from_the_requested_cost_and_from_a_refusal():
+    from sync.platforms.shopify.pagesize import PageSizer, Sizes, paging_seconds
+
+    sizer = PageSizer(20)
+    sizer.observe({"requestedQueryCost": 82, "throttleStatus": {"maximumAvailable": 2000}}, 20)
+    assert sizer.size == 231 and sizer.expected_cost() == pytest.approx(231 * 4.1)  # 950 / 4.1 points
+    sizer.observe({"requestedQueryCost": 10, "throttleStatus": {"maximumAvailable": 2000}}, 231)
+    assert sizer.size == 250  # never past Shopify's page maximum
+    sizer.observe({"requestedQueryCost": 1000, "throttleStatus": {"maximumAvailable": 500}}, 250)
+    assert sizer.size == 118  # a bucket smaller than the query maximum is the budget: 475 / 4
+    assert sizer.refused(2000, 100, 300) and sizer.size == 14  # 285 / 20 points
+    assert not PageSizer(1).refused(5000, 1)
+    sizes = Sizes.from_state({"Orders": 20}, {"page_sizes": {"Orders": 180, "Bogus": 3}, "points_per_record": 4.5})
+    assert sizes.sizer("Orders").size == 180 and "Bogus" not in sizes.sizers
+    assert sizes.state() == {"page_sizes": {"Orders": 180}, "points_per_record": 4.5}
+    assert paging_seconds(1200, 27.5, 50) == pytest.approx(660)

@@ -37,7 +37,7 @@ from .data import iso
 if TYPE_CHECKING:
     from .shop import EmulatedShop
 
-ROOT_CHUNK = 500  # root objects executed per chunk (one hold of the shop's lock: other requests wait that long)
+ROOT_CHUNK = 100  # root objects executed per chunk (one hold of the shop's lock: other requests wait that long)
 
 
 @dataclass

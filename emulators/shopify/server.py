@@ -150,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         op_name = body.get("operationName") or _operation_name(query) or "anonymous"
         with shop.lock:
             shop.stats.requests[op_name] += 1
+            shop.stats.sent.append((op_name, body.get("variables") or {}))
         if self._apply_fault(emulator.take_fault(op_name), shop):
             return
         version = served_version(match["version"], emulator.supported_versions)

@@ -68,6 +68,7 @@ class ShopStats:
     bulk_started: int = 0
     bulk_downloads: int = 0
     costs: list[CostSample] = field(default_factory=list)
+    sent: list[tuple[str, dict]] = field(default_factory=list)  # (operation name, variables) of each request
 
     @property
     def total_requests(self) -> int:

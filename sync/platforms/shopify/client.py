@@ -42,7 +42,12 @@ class AccessDenied(PlatformError):
 
 
 class QueryTooCostly(PlatformError):
-    """MAX_COST_EXCEEDED: the document asks for more than 1,000 points."""
+    """MAX_COST_EXCEEDED: the document asks for more than 1,000 points (`cost`: what Shopify computed)."""
+
+    def __init__(self, message: str, cost: float | None = None, max_cost: float | None = None):
+        super().__init__(message)
+        self.cost = cost
+        self.max_cost = max_cost
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -143,10 +148,18 @@ class ShopifyClient:
     def execute(self, document: str, variables: Mapping[str, Any] | None = None, *,
                 operation: str) -> dict[str, Any]:
         """Send one document; returns its `data`. Waits out throttling; raises mapped errors."""
+        return self.execute_with_cost(document, variables, operation=operation)[0]
+
+    def execute_with_cost(self, document: str, variables: Mapping[str, Any] | None = None, *, operation: str,
+                          expected_cost: float | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """`execute`, returning also the answer's `extensions.cost` (requested and actual cost, bucket).
+
+        `expected_cost`: what the document should cost at its page size, so the pacer waits for that many
+        points (otherwise it expects what the same operation cost last time)."""
         body = json.dumps({"query": document, "variables": dict(variables or {}), "operationName": operation},
                           separators=(",", ":")).encode()
         for _ in range(MAX_THROTTLED_RETRIES):
-            self.pacer.before(operation)
+            self.pacer.before(operation, expected_cost)
             answer = self._retrying(operation)(self._post_once, body, operation)
             cost = (answer.get("extensions") or {}).get("cost")
             errors = answer.get("errors")
@@ -164,12 +177,17 @@ class ShopifyClient:
                 if "ACCESS_DENIED" in codes:
                     raise AccessDenied(messages)
                 if "MAX_COST_EXCEEDED" in codes:
-                    raise QueryTooCostly(f"Shopify refused {operation} as too costly: {messages}")
+                    refused = next((e.get("extensions") or {} for e in errors if isinstance(e, dict) and
+                                    (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED"), {})
+                    figure, ceiling = refused.get("cost"), refused.get("maxCost")
+                    raise QueryTooCostly(f"Shopify refused {operation} as too costly: {messages}",
+                                         float(figure) if isinstance(figure, (int, float)) else None,
+                                         float(ceiling) if isinstance(ceiling, (int, float)) else None)
                 raise PlatformError(f"Shopify answered {operation} for {self.shop} with errors: {messages}")
             data = answer.get("data")
             if not isinstance(data, dict):
                 raise PlatformError(f"Shopify answered {operation} for {self.shop} without data")
-            return data
+            return data, cost if isinstance(cost, dict) else None
         raise PlatformError(f"Shopify kept throttling {operation} for {self.shop} ({MAX_THROTTLED_RETRIES} times); "
                             "another app may be using this shop's whole API budget")
 

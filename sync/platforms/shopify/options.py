@@ -2,8 +2,8 @@
 
 | variable | meaning | default |
 | --- | --- | --- |
-| `SHOPIFY_BULK` | `auto`: bulk exports for a first sync and for deltas of `SHOPIFY_BULK_THRESHOLD` records or more; `off`: always page; `always`: always bulk | `auto` |
-| `SHOPIFY_BULK_THRESHOLD` | records in a delta from which a bulk export beats paging | 5000 |
+| `SHOPIFY_BULK` | `auto`: bulk exports for a first sync and for deltas that would take more than `SHOPIFY_BULK_PAGING_SECONDS` to page; `off`: always page; `always`: always bulk | `auto` |
+| `SHOPIFY_BULK_PAGING_SECONDS` | estimated paging time (delta size x points per record / restore rate) above which a delta is read by a bulk export | 60 |
 | `SHOPIFY_BULK_CONCURRENCY` | bulk exports running at once per shop (Shopify allows 5 from API 2026-01; 1 runs them one after another) | 5 |
 | `SHOPIFY_BULK_GROUP_OBJECTS` | `true` asks Shopify for grouped output (children after their parent; slower on Shopify's side) | `false` |
 | `SHOPIFY_SPOOL_DIR` | where bulk results are spooled (temporary SQLite files, about the result's size) | the system's temporary directory |
@@ -27,7 +27,7 @@ from ...errors import ConfigError
 @dataclass(frozen=True)
 class ShopifyOptions:
     bulk: str = "auto"
-    bulk_threshold: int = 5000
+    bulk_paging_seconds: float = 60.0
     bulk_poll_seconds: float = 0.5
     bulk_timeout_seconds: float = 7200.0
     max_retries: int = 6
@@ -45,7 +45,7 @@ class ShopifyOptions:
             raise ConfigError(f"SHOPIFY_BULK must be auto, off or always, got {bulk!r}")
         return cls(
             bulk=bulk,
-            bulk_threshold=int(env_number(env, "SHOPIFY_BULK_THRESHOLD", cls.bulk_threshold, 1)),
+            bulk_paging_seconds=env_number(env, "SHOPIFY_BULK_PAGING_SECONDS", cls.bulk_paging_seconds, 0.0),
             bulk_poll_seconds=env_number(env, "SHOPIFY_BULK_POLL_SECONDS", cls.bulk_poll_seconds, 0.0),
             bulk_timeout_seconds=env_number(env, "SHOPIFY_BULK_TIMEOUT_SECONDS", cls.bulk_timeout_seconds, 1.0),
             max_retries=int(env_number(env, "SHOPIFY_MAX_RETRIES", cls.max_retries, 0)),

@@ -228,6 +228,15 @@ query OldestOrder($query: String) {
   orders(first: 1, query: $query, sortKey: CREATED_AT) { nodes { id createdAt } }
 }"""
 
+# The paged documents whose page size adapts to Shopify's answers (pagesize.py): the variable sized, and the
+# size the first request of an integration starts from (the documented cost formula's, safely under 1,000
+# points; Shopify's own figures usually allow more).
+SIZED_VARIABLE = {"Orders": "first", "OrderLineItems": "first", "Products": "first", "ProductVariants": "first",
+                  "Customers": "first", "Inventory": "levelsFirst", "LocationLevels": "first"}
+PAGE_SIZES = {"Orders": ORDERS_PAGE, "OrderLineItems": LINE_ITEMS_PAGE, "Products": PRODUCTS_PAGE,
+              "ProductVariants": VARIANTS_PAGE, "Customers": CUSTOMERS_PAGE, "Inventory": LOCATION_LEVELS_FIRST,
+              "LocationLevels": LEVELS_PAGE}
+
 # --- bulk operations -------------------------------------------------------------------------------------
 # `groupObjects` defaults to false from 2026-01 on: children come on lines of their own, anywhere in the
 # file, and `bulk.py` puts them back under their parent. Grouped output is slower on Shopify's side.

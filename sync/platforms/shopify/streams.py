@@ -30,6 +30,7 @@ from . import queries
 from ...errors import SyncError
 from .bulk import BulkExports, Export
 from .client import AccessDenied, QueryTooCostly, ShopifyClient
+from .pagesize import Sizes, paging_seconds
 from .options import ShopifyOptions
 
 log = logging.getLogger("sync.platforms.shopify")
@@ -130,6 +131,7 @@ class Plan:
     mode: str  # "page" or "bulk"
     first_answer: dict[str, Any] | None = None  # the first page, read while deciding (paging goes on from it)
     variables: dict[str, Any] | None = None  # the variables that first page was asked with
+    sizes: Sizes | None = None  # the page sizes learnt so far in this sync
     error: BaseException | None = None  # deciding failed: the data type's fetch raises this
 
 
@@ -181,17 +183,29 @@ class ShopStreams:
         if spec is None:
             return Plan("page")  # inventory deltas page (levels have no count to size them by)
         search, _ = self.search_since(request)
+        sizes = self.sizes(request)
         variables = self._first_variables(spec, search, with_count=True)
-        answer = self._execute_shrinking(spec.document, variables, spec.operation, self._sizes(spec))
+        answer, cost = self._execute_sized(spec.document, variables, spec.operation, sizes)
         variables["withCount"] = False
         counted = answer.get(spec.count_root) or {}
         count = int(counted.get("count") or 0)
-        if count >= self.options.bulk_threshold or counted.get("precision") == "AT_LEAST":
-            # A large delta: one bulk export is cheaper than hundreds of pages.
-            log.info("%d%s %s changed at %s since the cursor: reading them with a bulk export", count,
-                     "+" if counted.get("precision") == "AT_LEAST" else "", spec.data_type, self.client.shop)
-            return Plan("bulk")
-        return Plan("page", first_answer=answer, variables=variables)
+        returned = len(answer[spec.root]["nodes"])
+        sizes.measure(cost, returned)
+        # How long paging the delta would take: its size, what a record costs (measured on this first page,
+        # or remembered), and the bucket's restore rate. A capped count (AT_LEAST) is no small delta.
+        points = sizes.points_per_record or sizes.sizer(spec.operation).per_record or 0.0
+        seconds = paging_seconds(max(0, count - returned), points, self.client.pacer.restore_rate)
+        capped = counted.get("precision") == "AT_LEAST"
+        if capped or seconds > self.options.bulk_paging_seconds:
+            log.info("%d%s %s changed at %s since the cursor (paging them would take about %.0f s): reading "
+                     "them with a bulk export", count, "+" if capped else "", spec.data_type, self.client.shop,
+                     seconds)
+            return Plan("bulk", sizes=sizes)
+        return Plan("page", first_answer=answer, variables=variables, sizes=sizes)
+
+    def sizes(self, request: StreamRequest) -> Sizes:
+        formula = {op: queries.REQUESTED_COST[op] / size for op, size in queries.PAGE_SIZES.items()}
+        return Sizes.from_state(queries.PAGE_SIZES, request.state, formula)
 
     def bulk_parts(self, request: StreamRequest, exports: int) -> list[str]:
         """The bulk queries of one data type: one, or for orders, two halves by creation time when a slot
@@ -223,23 +237,33 @@ class ShopStreams:
         return self.plans.pop(request.data_type)
 
     # --- shared -------------------------------------------------------------------------------------------
-    def _execute_shrinking(self, document: str, variables: dict[str, Any], operation: str,
-                           sizes: tuple[str, ...]) -> dict[str, Any]:
-        """Execute; on MAX_COST_EXCEEDED halve the page sizes named in `sizes` and try again.
+    def _execute_sized(self, document: str, variables: dict[str, Any], operation: str,
+                       sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Execute at the operation's current page size; the answer's requested cost sets the next size.
 
-        The documented page sizes stay under 1,000 points; this only matters if Shopify's cost rules
-        change under a pinned version, and then a smaller page beats a failed sync.
+        On MAX_COST_EXCEEDED the page shrinks to what Shopify's reported `cost` says fits and the document
+        is sent again (a smaller page beats a failed sync).
         """
+        sizer = sizes.sizer(operation)
+        key = queries.SIZED_VARIABLE[operation]
         while True:
+            variables[key] = sizer.size
             try:
-                return self.client.execute(document, variables, operation=operation)
-            except QueryTooCostly:
-                if all(variables[k] <= 1 for k in sizes):
+                data, cost = self.client.execute_with_cost(document, variables, operation=operation,
+                                                           expected_cost=sizer.expected_cost())
+            except QueryTooCostly as exc:
+                if not sizer.refused(exc.cost, variables[key], exc.max_cost):
                     raise
-                for key in sizes:
-                    variables[key] = max(1, variables[key] // 2)
-                log.warning("Shopify found %s too costly for %s: retrying with smaller pages (%s)", operation,
-                            self.client.shop, ", ".join(f"{k}={variables[k]}" for k in sizes))
+                sizes.learn_max_cost(exc.max_cost)
+                log.warning("Shopify found %s too costly for %s (%s points): retrying with %s=%d", operation,
+                            self.client.shop, f"{exc.cost:g}" if exc.cost else "?", key, sizer.size)
+                continue
+            sizer.observe(cost, variables[key])
+            return data, cost
+
+    @staticmethod
+    def _state(newest: str | None, sizes: Sizes) -> dict[str, Any] | None:
+        return {"updated_at": newest, **sizes.state()} if newest else None
 
     @staticmethod
     def search_since(request: StreamRequest) -> tuple[str | None, datetime | None]:
@@ -248,10 +272,6 @@ class ShopStreams:
             return None, None
         since = parse_ts(cursor) - request.lookback
         return f"updated_at:>='{iso(since)}'", since
-
-    @staticmethod
-    def _sizes(spec: SortedSpec) -> tuple[str, ...]:
-        return ("first", spec.child.inline_variable) if spec.child else ("first",)
 
     def _first_variables(self, spec: SortedSpec, search: str | None, *, with_count: bool) -> dict[str, Any]:
         variables: dict[str, Any] = {"first": spec.first, "after": None, "query": search, "withCount": with_count}
@@ -265,35 +285,37 @@ class ShopStreams:
         if plan.error is not None:
             raise plan.error
         if plan.mode == "bulk":
-            yield from self.bulk_stream(spec, request)
+            yield from self.bulk_stream(spec, request, plan.sizes)
             return
         search, _ = self.search_since(request)
         variables = plan.variables or self._first_variables(spec, search, with_count=False)
+        sizes = plan.sizes or self.sizes(request)
         data = plan.first_answer
         plan.first_answer = None  # handed over: not held for the rest of the sync
         batch = Batch(self.options.page_records)
         newest: str | None = None
         while True:
             if data is None:
-                data = self._execute_shrinking(spec.document, variables, spec.operation, self._sizes(spec))
+                data, cost = self._execute_sized(spec.document, variables, spec.operation, sizes)
+                sizes.measure(cost, len(data[spec.root]["nodes"]))
             connection = data[spec.root]
             nodes = connection["nodes"]
             if spec.child:
-                nodes = self._complete_children(spec.child, nodes, request, batch)
+                nodes = self._complete_children(spec.child, nodes, request, batch, sizes)
             for node in nodes:
                 batch.records.append(_record(node))
             if connection["nodes"]:
                 newest = connection["nodes"][-1]["updatedAt"]
             more = connection["pageInfo"]["hasNextPage"]
             if batch and (batch.full() or not more):
-                yield batch.take({"updated_at": newest} if newest else None)
+                yield batch.take(self._state(newest, sizes))
             if not more:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
             data = None
 
     def _complete_children(self, child: ChildSpec, nodes: list[dict[str, Any]], request: StreamRequest,
-                           batch: Batch) -> list[dict[str, Any]]:
+                           batch: Batch, sizes: Sizes) -> list[dict[str, Any]]:
         """Replace each node's child connection by the full list of children.
 
         A node whose children run past the inline page and whose `updatedAt` equals the stored version is
@@ -310,16 +332,16 @@ class ShopStreams:
                     batch.skipped += 1
                     continue
                 node[child.key] = conn["nodes"] + list(self._more_children(child, node["id"],
-                                                                            conn["pageInfo"]["endCursor"]))
+                                                                            conn["pageInfo"]["endCursor"], sizes))
             else:
                 node[child.key] = conn["nodes"]
             out.append(node)
         return out
 
-    def _more_children(self, child: ChildSpec, parent_id: str, after: str) -> Iterator[dict[str, Any]]:
+    def _more_children(self, child: ChildSpec, parent_id: str, after: str, sizes: Sizes) -> Iterator[dict[str, Any]]:
         variables = {"id": parent_id, "first": child.page, "after": after}
         while True:
-            data = self._execute_shrinking(child.document, variables, child.operation, ("first",))
+            data, _ = self._execute_sized(child.document, variables, child.operation, sizes)
             parent = data.get(child.root)
             if parent is None:  # deleted meanwhile: what we have stays; the deletion is not ours to record
                 return
@@ -338,15 +360,16 @@ class ShopStreams:
             yield from self.bulk_inventory(request)
             return
         search, _ = self.search_since(request)
+        sizes = self.sizes(request)
         variables = {"first": queries.LOCATIONS_PAGE, "after": None, "levelsFirst": queries.LOCATION_LEVELS_FIRST,
                      "query": search, "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         batch = Batch(self.options.page_records)
         newest: str | None = None
         while True:
-            data = self._execute_shrinking(queries.INVENTORY, variables, "Inventory", ("first", "levelsFirst"))
+            data, _ = self._execute_sized(queries.INVENTORY, variables, "Inventory", sizes)
             connection = data["locations"]
             for location in connection["nodes"]:
-                for level in self._location_levels(location, search):
+                for level in self._location_levels(location, search, sizes):
                     batch.records.append(_level_record(level, location))
                     newest = max(newest or level["updatedAt"], level["updatedAt"])
                     if batch.full():
@@ -357,16 +380,17 @@ class ShopStreams:
         if batch or newest:
             # Locations are read one after another: a level changed in one already read is missed while
             # a later one shows a newer change. The cursor never passes the sync's start.
-            yield batch.take({"updated_at": _capped(newest, request.started_at)} if newest else None)
+            yield batch.take(self._state(_capped(newest, request.started_at), sizes) if newest else None)
 
-    def _location_levels(self, location: Mapping[str, Any], search: str | None) -> Iterator[dict[str, Any]]:
+    def _location_levels(self, location: Mapping[str, Any], search: str | None,
+                         sizes: Sizes) -> Iterator[dict[str, Any]]:
         conn = location["inventoryLevels"]
         yield from conn["nodes"]
         variables = {"id": location["id"], "first": queries.LEVELS_PAGE, "after": None, "query": search,
                      "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         while conn["pageInfo"]["hasNextPage"]:
             variables["after"] = conn["pageInfo"]["endCursor"]
-            data = self._execute_shrinking(queries.LOCATION_LEVELS, variables, "LocationLevels", ("first",))
+            data, _ = self._execute_sized(queries.LOCATION_LEVELS, variables, "LocationLevels", sizes)
             if data.get("location") is None:
                 return
             conn = data["location"]["inventoryLevels"]
@@ -382,7 +406,7 @@ class ShopStreams:
             raise export.error
         return export
 
-    def bulk_stream(self, spec: SortedSpec, request: StreamRequest) -> Iterator[Page]:
+    def bulk_stream(self, spec: SortedSpec, request: StreamRequest, sizes: Sizes | None = None) -> Iterator[Page]:
         export = self._ready_export(spec.data_type)
         child_keys = {spec.child.node_type: spec.child.key} if spec.child else {}
         batch = Batch(self.options.page_records)
@@ -395,7 +419,7 @@ class ShopStreams:
                 newest = max(newest or root["updatedAt"], root["updatedAt"])
                 if batch.full():
                     yield batch.take(None)  # bulk rows come in no guaranteed order: no cursor until the end
-            yield batch.take(self._bulk_state(newest, request, export))
+            yield batch.take(self._bulk_state(newest, request, export, sizes))
         finally:
             export.spool.close()
 
@@ -414,17 +438,24 @@ class ShopStreams:
             export.spool.close()
 
     @staticmethod
-    def _bulk_state(newest: str | None, request: StreamRequest, export: Export | None = None) -> dict[str, Any] | None:
+    def _bulk_state(newest: str | None, request: StreamRequest, export: Export | None = None,
+                    sizes: Sizes | None = None) -> dict[str, Any] | None:
         if newest:
             # A bulk operation is no snapshot: it scans for minutes or hours, so a record changed behind
             # the scan is missing while a later change ahead of it is in the file. The cursor stays at
             # the (earliest part's) operation's start, or the sync's when Shopify did not say.
             starts = [parse_ts(o.created_at) for o in (export.outcomes if export else ()) if o and o.created_at]
-            return {"updated_at": _capped(newest, min(starts) if starts else request.started_at)}
+            learnt = sizes.state() if sizes else _learnt(request.state)
+            return {**learnt, "updated_at": _capped(newest, min(starts) if starts else request.started_at)}
         if (request.state or {}).get("updated_at"):
             return None  # nothing changed: keep the cursor
         # An empty first export: start the cursor at the sync's start, so the next sync pages a delta.
         return {"updated_at": iso(request.started_at)}
+
+
+def _learnt(state: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a cursor entry holds besides the cursor (page sizes, points per record): kept across a bulk read."""
+    return {k: v for k, v in (state or {}).items() if k in ("page_sizes", "points_per_record", "max_query_cost")}
 
 
 def _capped(newest: str, limit: datetime) -> str:

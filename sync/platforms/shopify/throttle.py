@@ -9,6 +9,7 @@ document had last time) to be available. Over a long sync this keeps consumption
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -24,21 +25,33 @@ class CostPacer:
     observed_at: float = 0.0
     expected: dict[str, float] = field(default_factory=dict)  # operation name -> last requested cost
     waited_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def projected(self) -> float | None:
         if self.maximum is None or self.restore_rate <= 0:
             return None
         return min(self.maximum, self.available + (self.clock() - self.observed_at) * self.restore_rate)
 
-    def before(self, operation: str) -> None:
-        """Wait until the bucket should hold this operation's expected cost."""
-        cost = self.expected.get(operation)
-        projected = self.projected()
-        if cost is None or projected is None or projected >= cost:
-            return
-        self._wait((cost - projected) / self.restore_rate)
+    def before(self, operation: str, expected: float | None = None) -> None:
+        """Wait until the bucket should hold `expected` points (default: what this operation cost last time).
+
+        The points are then taken from the projection, so another thread's request (the bulk poller's,
+        beside the pages) waits for its own instead of counting the same ones."""
+        with self._lock:
+            cost = expected if expected is not None else self.expected.get(operation)
+            projected = self.projected()
+            if cost is None or projected is None:
+                return
+            wait = max(0.0, (cost - projected) / self.restore_rate)
+            self.available = projected - cost + wait * self.restore_rate
+            self.observed_at = self.clock()
+        self._wait(wait)
 
     def observe(self, operation: str, cost: Mapping[str, Any] | None) -> None:
+        with self._lock:
+            self._observe(operation, cost)
+
+    def _observe(self, operation: str, cost: Mapping[str, Any] | None) -> None:
         if not cost:
             return
         requested = cost.get("requestedQueryCost")
@@ -55,14 +68,13 @@ class CostPacer:
 
     def throttled(self, operation: str, cost: Mapping[str, Any] | None) -> None:
         """After a THROTTLED answer: wait for exactly the points missing, at the restore rate."""
-        self.observe(operation, cost)
-        requested = (cost or {}).get("requestedQueryCost") or self.expected.get(operation) or 0
-        if self.restore_rate > 0:
-            missing = max(0.0, float(requested) - self.available)
+        with self._lock:
+            self._observe(operation, cost)
+            requested = (cost or {}).get("requestedQueryCost") or self.expected.get(operation) or 0
             # +1 point: Shopify reports the available points rounded down.
-            self._wait((missing + 1.0) / self.restore_rate)
-        else:
-            self._wait(1.0)
+            wait = ((max(0.0, float(requested) - self.available) + 1.0) / self.restore_rate
+                    if self.restore_rate > 0 else 1.0)
+        self._wait(wait)
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
