@@ -1,4 +1,5 @@
-"""`python -m sync ...`: init-db, credentials add|list|remove|test|rotate-key, status (SPEC section 4)."""
+"""`python -m sync ...`: init-db, credentials add|list|remove|test|rotate-key, status (SPEC section 4),
+reset-cursor (re-read data types from scratch, `cursors.py`)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="integrations with their status, last and next sync, last error")
     status.add_argument("--json", action="store_true")
+
+    reset = sub.add_parser("reset-cursor", help="forget data types' cursors: their next sync reads the whole history")
+    reset.add_argument("--credential-id", action="append", default=[], help="an integration (repeatable)")
+    reset.add_argument("--client-id", help="every integration of this client")
+    reset.add_argument("--platform", choices=PLATFORMS, help="only integrations of this platform")
+    reset.add_argument("--data-type", action="append", default=[], dest="data_types",
+                       help="only this data type (repeatable; default: all of the platform's)")
+    reset.add_argument("--due-now", action="store_true", help="also make the integrations due at once")
     return parser
 
 
@@ -110,6 +119,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         store.ensure_schema()
         if args.command == "status":
             return _status(store, args.json)
+        if args.command == "reset-cursor":
+            return _reset_cursor(store, args)
         if args.action == "add":
             credential_id = creds.add_integration(
                 store, settings, client_id=args.client_id, platform=args.platform, name=args.name,
@@ -148,6 +159,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     return 2
+
+
+def _reset_cursor(store, args: argparse.Namespace) -> int:
+    from . import cursors
+
+    chosen = cursors.plan(cursors.choose(store, credential_ids=args.credential_id, client_id=args.client_id,
+                                         platform=args.platform), args.data_types)
+    report = cursors.reset_cursors(store, chosen, due_now=args.due_now)
+    for integration, types in report.reset:
+        when = "due now" if args.due_now else "at its next scheduled sync"
+        print(f"Reset {', '.join(types)} of {integration.credential_id} ({integration.platform_type}, "
+              f"{integration.display_name or '-'}): the whole history is read again, {when}.")
+    for integration in report.busy:
+        print(f"❌ {integration.credential_id} ({integration.platform_type}): a sync is running on it; nothing was "
+              f"changed. Run the command again once it has finished.")
+    return report.exit_code
 
 
 def _status(store, as_json: bool) -> int:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from sync.engine import SyncEngine
 from sync.ids import data_table
 from sync.models import RunParams
+from sync.sku.job import run_analysis
 
 from .amazon_fixtures import add_amazon, emulator, engine_settings
 from .engine_fixtures import data_rows, integration_row, query, results
+from .sku_fixtures import execute, iso, read_cache, store_records
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(settings):
@@ -155,3 +166,92 @@ def test_incremental_on_sqlite_reads_the_changed_orders_in_one_page(tmp_path):
         assert result.success and (result.streams["orders"].new, result.streams["orders"].updated) == (0, 3)
         assert emu.counters.calls["searchOrders"] == 1 and emu.counters.v0_orders() == 0
         assert stored(settings, client_id)["orders"] == emu.orders_v2026("rt-lite")
+
+
+def _set_orders_cursor(settings, credential_id: str, cursor: str) -> None:
+    state = json.dumps({"orders": {"last_updated_before": cursor}})
+    cast = "CAST(? AS jsonb)" if settings.store_kind == "postgres" else "?"
+    execute(settings, f"UPDATE client_api_credentials SET sync_state = {cast} WHERE credential_id = ?",
+            (state, credential_id))
+
+
+def sku_truth(orders_v0: dict[str, dict], as_of: datetime) -> dict[str, dict]:
+    """Units per window, 30-day revenue and orders per SKU, straight from the emulator's own orders."""
+    out: dict[str, dict] = {}
+    for order in orders_v0.values():
+        if order["OrderStatus"] == "Canceled":
+            continue
+        placed = datetime.fromisoformat(order["PurchaseDate"].replace("Z", "+00:00"))
+        for sku, qty, amount in lines(order):
+            row = out.setdefault(sku, {"units_sold_7d": 0, "units_sold_30d": 0, "units_sold_90d": 0,
+                                       "revenue_30d": Decimal(0), "orders_30d": set()})
+            for days in (7, 30, 90):
+                if as_of - timedelta(days=days) < placed <= as_of:
+                    row[f"units_sold_{days}d"] += qty
+            if as_of - timedelta(days=30) < placed <= as_of:
+                row["revenue_30d"] += amount
+                row["orders_30d"].add(order["AmazonOrderId"])
+    for row in out.values():
+        row["orders_30d"] = len(row["orders_30d"])
+    return out
+
+
+def assert_cache_is_the_truth(settings, client_id: str, truth: dict[str, dict]) -> None:
+    as_of = datetime.now(timezone.utc)
+    report = run_analysis(settings, client_id=client_id, as_of=as_of)
+    assert report.exit_code == 0
+    cache = read_cache(settings, client_id)
+    keys = ("units_sold_7d", "units_sold_30d", "units_sold_90d", "revenue_30d", "orders_30d")
+    assert {sku: {k: row[k] for k in keys} for sku, row in cache.items() if row["units_sold_90d"]} == \
+        {sku: {k: row[k] for k in keys} for sku, row in truth.items() if row["units_sold_90d"]}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_orders_stored_in_the_v0_shape_count_and_a_re_read_replaces_them(kind, tmp_path, request):
+    dsn = request.getfixturevalue("fresh_pg_dsn") if kind == "postgres" else None
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-old", orders=200, listings=20)
+        settings = engine_settings(emu, tmp_path, dsn)
+        client_id, credential_id = add_amazon(settings, emu.demo_secrets("rt-old"))
+        # What an earlier version left behind: every order in the v0 shape, and the orders cursor.
+        store_records(settings, client_id, credential_id, "amazon", "orders", emu.orders_v0("rt-old").items())
+        _set_orders_cursor(settings, credential_id, iso(datetime.now(timezone.utc) - timedelta(minutes=3)))
+
+        emu.change_orders("rt-old", 10)
+        emu.add_orders("rt-old", 5)
+        result = run(settings)
+        assert result.success, result.error_message
+        assert (result.streams["orders"].new, result.streams["orders"].updated) == (5, 10)
+        rows = stored(settings, client_id)["orders"]
+        shapes = Counter("v2026" if "orderId" in o else "v0" for o in rows.values())
+        assert shapes == {"v2026": 15, "v0": 190}
+        truth = sku_truth(emu.orders_v0("rt-old"), datetime.now(timezone.utc))
+        assert_cache_is_the_truth(settings, client_id, truth)  # over the mixed table
+
+        # The operator re-reads the client's order history (README: "Re-reading a data type").
+        out = cli(settings, "reset-cursor", "--client-id", client_id, "--platform", "amazon", "--data-type", "orders",
+                  "--due-now")
+        assert out.returncode == 0, out.stderr
+        assert f"Reset orders of {credential_id}" in out.stdout
+        row = integration_row(settings, credential_id)
+        assert "orders" not in row["sync_state"] and "products" in row["sync_state"]
+        assert row["next_sync_at"] is None
+
+        emu.reset_counters()
+        again = run(settings)
+        assert again.success, again.error_message
+        orders = again.streams["orders"]
+        assert (orders.new, orders.updated, orders.unchanged) == (0, 190, 15)
+        rows = stored(settings, client_id)["orders"]
+        assert rows == emu.orders_v2026("rt-old")  # every order in the new shape
+        ids = [r[2] for r in data_rows(settings, client_id) if r[1] == "orders"]
+        assert len(ids) == len(set(ids)) == 205  # none duplicated
+        assert emu.counters.calls["searchOrders"] == 3 and emu.counters.v0_orders() == 0
+        assert_cache_is_the_truth(settings, client_id, truth)
+
+
+def cli(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SQLITE_PATH", "SUPABASE"))}
+    env.update(settings.env)
+    return subprocess.run([sys.executable, "-m", "sync", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)

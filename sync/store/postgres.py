@@ -130,6 +130,10 @@ class PostgresStore:
     def set_credentials_blob(self, credential_id: str, token: str) -> None:
         self._conn.execute(SQL.SET_CREDENTIALS_BLOB, (token, credential_id))
 
+    def reset_cursors(self, credential_id: str, data_types: Sequence[str], due_now: bool, now: datetime) -> bool:
+        return self._conn.execute(SQL.RESET_CURSORS, {"credential_id": credential_id, "data_types": list(data_types),
+                                                      "due_now": due_now, "now": now}).rowcount == 1
+
     # -- scheduling ---------------------------------------------------------------------------------
     @staticmethod
     def _due_params(now: datetime, params: RunParams) -> dict[str, Any]:

@@ -98,6 +98,16 @@ SET_CREDENTIALS_BLOB = """
 UPDATE client_api_credentials SET credentials = %s, updated_at = now() WHERE credential_id = %s
 """
 
+# Never under a live lease: the running sync would write its cursor back at its next page.
+RESET_CURSORS = """
+UPDATE client_api_credentials
+SET sync_state = CASE WHEN jsonb_typeof(sync_state) = 'object' THEN sync_state - %(data_types)s::text[]
+                      ELSE '{}'::jsonb END,
+    next_sync_at = CASE WHEN %(due_now)s THEN NULL ELSE next_sync_at END,
+    updated_at = %(now)s
+WHERE credential_id = %(credential_id)s AND (locked_until IS NULL OR locked_until <= %(now)s)
+"""
+
 _DUE_FILTER = """
 COALESCE(is_active, true)
   AND (%(force)s OR next_sync_at IS NULL OR next_sync_at <= %(now)s)

@@ -211,6 +211,17 @@ class SqliteStore:
         with self._write() as conn:
             conn.execute(SQL.SET_CREDENTIALS_BLOB, (token, ts(datetime.now(timezone.utc)), credential_id))
 
+    def reset_cursors(self, credential_id: str, data_types: Sequence[str], due_now: bool, now: datetime) -> bool:
+        with self._write() as conn:  # BEGIN IMMEDIATE: no claim can slip in between the read and the write
+            row = conn.execute(SQL.GET_UNLEASED_STATE, (credential_id, ts(now))).fetchone()
+            if row is None:
+                return False  # unknown, or a sync holds its lease
+            state = json.loads(row[0] or "{}")
+            state = {k: v for k, v in state.items() if k not in data_types} if isinstance(state, dict) else {}
+            conn.execute(SQL.SET_STATE_AND_NEXT, (json.dumps(state), None if due_now else row[1], ts(now),
+                                                  credential_id))
+            return True
+
     # -- scheduling ---------------------------------------------------------------------------------
     @staticmethod
     def _due_params(now: datetime, params: RunParams) -> dict[str, Any]:

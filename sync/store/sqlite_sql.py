@@ -109,6 +109,11 @@ ORDER BY client_id, platform_type, created_at, credential_id
 
 DELETE_INTEGRATION = "DELETE FROM client_api_credentials WHERE credential_id = ?"
 SET_CREDENTIALS_BLOB = "UPDATE client_api_credentials SET credentials = ?, updated_at = ? WHERE credential_id = ?"
+GET_UNLEASED_STATE = """
+SELECT sync_state, next_sync_at FROM client_api_credentials
+WHERE credential_id = ? AND (locked_until IS NULL OR locked_until <= ?)
+"""
+SET_STATE_AND_NEXT = "UPDATE client_api_credentials SET sync_state = ?, next_sync_at = ?, updated_at = ? WHERE credential_id = ?"
 
 _DUE_FILTER = """
 COALESCE(is_active, 1)

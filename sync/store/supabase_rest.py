@@ -216,6 +216,11 @@ class SupabaseStore:
     def set_credentials_blob(self, credential_id: str, token: str) -> None:
         self._rest.rpc("api_sync_set_credentials", {"p_credential_id": credential_id, "p_credentials": token})
 
+    def reset_cursors(self, credential_id: str, data_types: Sequence[str], due_now: bool, now: datetime) -> bool:
+        return bool(self._rest.rpc("api_sync_reset_cursors", {
+            "p_credential_id": credential_id, "p_data_types": list(data_types), "p_due_now": due_now,
+            "p_now": _ts(now)}))
+
     # -- scheduling ---------------------------------------------------------------------------------
     @staticmethod
     def _due_params(now: datetime, params: RunParams) -> dict[str, Any]:
