@@ -37,7 +37,7 @@ def _iso(ts: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def emu():
-    with AmazonEmulator(time_scale=SCALE, report_processing_seconds=0.15, inventory_page_size=7,
+    with AmazonEmulator(time_scale=SCALE, report_processing_seconds=0.6, inventory_page_size=7,
                         next_token_ttl=0.5) as emu:
         emu.add_seller("rt-us", orders=30, listings=12)
         emu.add_seller("rt-eu", orders=5, listings=9, marketplaces=[GB, DE])
