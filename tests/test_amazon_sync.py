@@ -255,3 +255,83 @@ def cli(settings, *args: str) -> subprocess.CompletedProcess:
     env.update(settings.env)
     return subprocess.run([sys.executable, "-m", "sync", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def test_buyer_data_only_with_the_setting_a_403_names_the_role_and_logs_hold_no_secret(fresh_pg_dsn, tmp_path):
+    import logging
+    import re
+
+    from emulators.amazon import ROLE_ORDERS
+    from sync.logs import Redactor, setup_logging
+
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("Atzr|rt-pii-secret-refresh", orders=30, listings=5)
+        secrets = emu.demo_secrets("Atzr|rt-pii-secret-refresh")
+        paged = {"AMAZON_ORDERS_PAGE_SIZE": "10"}  # pages, so that pagination tokens are issued
+        plain = engine_settings(emu, tmp_path, fresh_pg_dsn, LOG_LEVEL="DEBUG", **paged)
+        client_id, credential_id = add_amazon(plain, secrets)
+        redactor = Redactor(plain.secret_values())
+        setup_logging("api_sync_cron", plain.log_dir, "DEBUG", redactor, console=False)
+        try:
+            def sync(settings):
+                summary = SyncEngine(settings, redactor=redactor).run(RunParams(force=True, platform="amazon"))
+                return summary.results[0]
+
+            assert sync(plain).success
+            rows = stored(plain, client_id)["orders"]
+            assert len(rows) == 30 and not any({"buyer", "recipient"} & set(o) for o in rows.values())
+
+            pii = engine_settings(emu, tmp_path, fresh_pg_dsn, AMAZON_ORDERS_PERSONAL_DATA="BUYER,RECIPIENT", **paged)
+            cli(pii, "reset-cursor", "--credential-id", credential_id, "--data-type", "orders")
+            result = sync(pii)
+            assert result.success and result.streams["orders"].updated == 30  # now with the buyer sections
+            rows = stored(pii, client_id)["orders"]
+            assert rows == emu.orders_v2026("Atzr|rt-pii-secret-refresh",
+                                            ("FULFILLMENT", "PROCEEDS", "BUYER", "RECIPIENT"))
+            assert sum("buyerEmail" in o.get("buyer", {}) for o in rows.values()) > 0
+
+            # SYNC_STORE_PII=false wins over the setting: the sections are not even asked for.
+            private = engine_settings(emu, tmp_path, fresh_pg_dsn, AMAZON_ORDERS_PERSONAL_DATA="BUYER,RECIPIENT",
+                                      SYNC_STORE_PII="false", **paged)
+            cli(private, "reset-cursor", "--credential-id", credential_id, "--data-type", "orders")
+            result = sync(private)
+            assert result.success and result.streams["orders"].updated == 30
+            assert not any({"buyer", "recipient"} & set(o) for o in stored(private, client_id)["orders"].values())
+
+            emu.set_roles("Atzr|rt-pii-secret-refresh", {ROLE_ORDERS})  # the app lost its restricted role
+            emu.change_orders("Atzr|rt-pii-secret-refresh", 2)
+            result = sync(pii)
+            assert not result.success and result.streams["products"].error is None  # only orders fails
+            assert result.error_message.startswith("orders: Amazon denied searchOrders (403")
+            assert "Direct-to-Consumer Shipping (Restricted)" in result.error_message
+            assert integration_row(pii, credential_id)["error_message"] == result.error_message
+        finally:
+            root = logging.getLogger()
+            for handler in [h for h in root.handlers if getattr(h, "_api_sync", False)]:
+                root.removeHandler(handler)
+                handler.close()
+        log_text = (Path(plain.log_dir) / "api_sync_cron.log").read_text()
+        assert "Direct-to-Consumer Shipping (Restricted)" in log_text  # the failure is logged...
+        for secret in (secrets["refresh_token"], secrets["lwa_client_secret"], "rt-pii-secret-refresh"):
+            assert secret not in log_text and secret not in result.error_message  # ...without any secret
+        assert not re.search(r"Atza\|[A-Za-z0-9]", log_text)  # nor an access token
+        tokens = list(emu._tokens._states)  # every pagination token the emulator issued
+        assert tokens and not any(t in log_text for t in tokens)
+        assert "@marketplace.amazon.com" not in log_text  # nor a buyer's e-mail
+
+
+def test_quota_exceeded_and_an_expired_pagination_token_still_end_in_a_complete_sync(tmp_path):
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-rough", orders=450, listings=5)
+        settings = engine_settings(emu, tmp_path, None, AMAZON_ORDERS_PAGE_SIZE="50")
+        client_id, _ = add_amazon(settings, emu.demo_secrets("rt-rough"))
+        emu.inject("throttle", "searchOrders", times=4, after=2)  # a QuotaExceeded burst in mid-listing
+        emu.inject("expire_token", "searchOrders", after=5)  # then page 7's token has expired
+        result = run(settings)
+        assert result.success, result.error_message
+        assert result.streams["orders"].new == 450
+        assert stored(settings, client_id)["orders"] == emu.orders_v2026("rt-rough")
+        assert emu.counters.throttled["searchOrders"] == 4
+        # 9 pages; the refused 7th made the window be read again from its start: 6 + 1 + 9 answers
+        assert emu.counters.calls["searchOrders"] == 6 + 1 + 9
+        assert result.streams["orders"].unchanged == 6 * 50  # the re-read pages were absorbed by dedup
