@@ -26,6 +26,9 @@ AMAZON_CREDENTIAL_ID = "5a9d0000-0000-4000-8000-0000000000a2"
 AMAZON_DEMO_REFRESH_TOKEN = "Atzr|sandbox-demo-refresh-token"
 # The emulator runs Amazon's documented rates 60 times faster, so the demo takes seconds, not an hour.
 AMAZON_TIME_SCALE = 60.0
+# Orders come from the Orders API v2026-01-01; the emulator answers every v0 Orders call as removed, as Amazon
+# does from 2027-03-27, so a demo that still needed v0 would fail instead of passing.
+AMAZON_V0_ORDERS_REMOVED = True
 
 
 def _ensure_demo_integration(store, box: SecretBox, credential_id: str, platform: str, name: str,
@@ -49,7 +52,8 @@ def sandbox_settings(settings: Settings) -> Iterator[Settings]:
     from emulators.amazon import AmazonEmulator
     from emulators.shopify import ShopifyEmulator
 
-    with ShopifyEmulator() as shopify, AmazonEmulator(time_scale=AMAZON_TIME_SCALE) as amazon:
+    with ShopifyEmulator() as shopify, AmazonEmulator(time_scale=AMAZON_TIME_SCALE,
+                                                      v0_orders_removed=AMAZON_V0_ORDERS_REMOVED) as amazon:
         shop_secrets = shopify.seed_demo()
         amazon.add_seller(AMAZON_DEMO_REFRESH_TOKEN, orders=120, listings=40, fba=True)
         env = dict(settings.env)

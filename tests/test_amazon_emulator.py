@@ -416,3 +416,14 @@ def test_revoked_refresh_token_stops_lwa_and_issued_tokens():
                                                 "client_id": secrets["lwa_app_id"],
                                                 "client_secret": secrets["lwa_client_secret"]})
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_the_benchmarks_least_times_follow_the_usage_plans():
+    from benchmarks.bench_amazon_pacing import least_seconds, v0_calls, v2026_calls
+
+    # 400 orders: v0 needs 4 getOrders pages and 400 getOrderItems calls (370 beyond the burst of 30, at 0.5/s)
+    assert least_seconds(v0_calls(400), 60) == (pytest.approx(370 / (0.5 * 60)), "v0.getOrderItems")
+    assert least_seconds(v2026_calls(400), 60) == (0.0, "searchOrders")  # 4 pages fit in the burst of 20
+    # 5,000 orders: 50 searchOrders pages, 30 of them beyond the burst, at 0.0056/s
+    assert least_seconds(v2026_calls(5000), 60) == (pytest.approx(30 / (0.0056 * 60)), "searchOrders")
+    assert least_seconds(v0_calls(5000), 60)[0] == pytest.approx(4970 / (0.5 * 60))
