@@ -26,7 +26,7 @@ class Record:
 
     external_id: str
     data: Mapping[str, Any]
-    # When the platform last changed it (Shopify `updatedAt`, Amazon `LastUpdateDate`), if it says.
+    # When the platform last changed it (Shopify `updatedAt`, Amazon `lastUpdatedTime`), if it says.
     updated_at: datetime | None = None
 
 

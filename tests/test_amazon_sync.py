@@ -335,3 +335,25 @@ def test_quota_exceeded_and_an_expired_pagination_token_still_end_in_a_complete_
         # 9 pages; the refused 7th made the window be read again from its start: 6 + 1 + 9 answers
         assert emu.counters.calls["searchOrders"] == 6 + 1 + 9
         assert result.streams["orders"].unchanged == 6 * 50  # the re-read pages were absorbed by dedup
+
+
+def test_a_backfill_stopped_mid_window_resumes_at_its_last_committed_page(tmp_path):
+    with emulator(time_scale=600) as emu:
+        emu.add_seller("rt-stop", orders=500, listings=5)
+        settings = engine_settings(emu, tmp_path, None, AMAZON_ORDERS_PAGE_SIZE="50", AMAZON_MAX_RETRIES="1")
+        client_id, credential_id = add_amazon(settings, emu.demo_secrets("rt-stop"))
+        emu.inject("error503", "searchOrders", times=2, after=4)  # Amazon fails for good at page 5 of 10
+        first = run(settings)
+        assert not first.success and first.error_message.startswith("orders: Amazon kept failing on searchOrders")
+        assert first.streams["orders"].new == 4 * 50  # the committed pages stay
+        saved = integration_row(settings, credential_id)["sync_state"]["orders"]
+        assert set(saved) == {"window"} and saved["window"]["token"]  # where the window stands, no cursor yet
+
+        emu.reset_counters()
+        second = run(settings)
+        assert second.success, second.error_message
+        assert (second.streams["orders"].new, second.streams["orders"].unchanged) == (300, 0)
+        # pages 5 to 10 of the saved window, then one page for what changed since it ended: not from the start
+        assert emu.counters.calls["searchOrders"] == 6 + 1
+        assert stored(settings, client_id)["orders"] == emu.orders_v2026("rt-stop")
+        assert set(integration_row(settings, credential_id)["sync_state"]["orders"]) == {"last_updated_before"}
