@@ -41,5 +41,4 @@ except ConfigError as exc:
 if __name__ == "__main__":
     import uvicorn
 
-    host = _settings.env.get("HOST", "").strip() or "0.0.0.0"
-    uvicorn.run(app, host=host, port=_settings.port, log_config=None)
+    uvicorn.run(app, host=_settings.host, port=_settings.port, log_config=None)

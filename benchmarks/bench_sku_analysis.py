@@ -22,12 +22,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sync.dedup import stage
-from sync.models import Record
+from sync.models import Record, WorkerId
 from sync.sku.job import DATA_TYPES, run_analysis
 from sync.store import open_store
 
 from . import pg
 from .common import figure, median, repeats
+
+WORKER = WorkerId("bench", 0, "00000000-0000-4000-8000-000000000000", 0)
 
 SKUS = 2000
 READ_TARGET = 4.0
@@ -72,8 +74,8 @@ def _load(settings, client: str, orders: int) -> None:
         batches.append(("inventory", [_level(s) for s in range(SKUS)]))
         for data_type, records in batches:
             staged, _ = stage(Record(external_id=i, data=d) for i, d in records)
-            with store.page_transaction(client, credential, "shopify", data_type, "bench") as tx:
-                tx.upsert(list(staged.values()), now)
+            with store.page_transaction(client, credential, "shopify", data_type, WORKER) as tx:
+                tx.write(list(staged.values()), [], now)
     finally:
         store.close()
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sync.models import RunParams, ScheduleUpdate, SyncResult
+from sync.models import RunParams, ScheduleUpdate, SyncResult, WorkerId
 from sync.store import open_store
 
 from . import pg
@@ -27,6 +27,7 @@ from .common import figure, median, skipped
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "api_sync_cron.py"
 ALLOWED_EXTRA = 0.8
+WORKER = WorkerId("bench", 0, "00000000-0000-4000-8000-000000000000", 0)
 # Variables of ours that must not leak from the benchmark's own environment into the child.
 _OURS = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SQLITE_PATH")
 
@@ -50,11 +51,11 @@ def _prepare(settings: Any) -> None:
         integration = store.list_integrations()[0]
         now = datetime.now(timezone.utc)
         # Claim it and finish a successful attempt: the store itself schedules the next sync.
-        store.claim_next(now, RunParams(force=True), "bench", now + timedelta(minutes=5), [])
+        store.claim_next(now, RunParams(force=True), WORKER, now + timedelta(minutes=5), [])
         result = SyncResult(run_id=str(uuid.uuid4()), credential_id=integration.credential_id,
                             client_id=integration.client_id, platform_type="shopify", triggered_by="manual",
                             started_at=now, finished_at=now, success=True)
-        store.finish_attempt(result, ScheduleUpdate("connected", None, 0, now, now + timedelta(hours=24)), "bench")
+        store.finish_attempt(result, ScheduleUpdate("connected", None, 0, now, now + timedelta(hours=24)), WORKER)
     finally:
         store.close()
 

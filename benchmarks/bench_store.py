@@ -26,7 +26,8 @@ import psycopg
 
 from sync.engine import SyncEngine
 from sync.hashing import canonical_json
-from sync.store import postgres_sql
+from sync.ids import data_table, quote_ident
+from sync.store.postgres import PostgresStore
 from sync.models import Record, RunParams
 from sync.platforms import PlatformRegistry
 
@@ -88,10 +89,15 @@ def copy_baseline(dsn: str, texts: Sequence[str]) -> float:
 def schema_floor(dsn: str, rows: Sequence[Record], texts: Sequence[str]) -> float:
     """Seconds to COPY the rows into a table with the data table's schema, a transaction per page."""
     credential_id = str(uuid.uuid4())
+    client_id = str(uuid.uuid4())
+    store = PostgresStore(dsn)  # the data table exactly as a sync creates it
+    try:
+        store.ensure_schema()
+        store.ensure_data_table(client_id)
+    finally:
+        store.close()
+    table = quote_ident(data_table(client_id))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(postgres_sql.CREATE_DATA_TABLE.format(table="floor_data"))
-        conn.execute(postgres_sql.CREATE_DATA_INDEXES.format(table="floor_data", dedup_index="floor_dedup",
-                                                             updated_index="floor_updated"))
         from datetime import datetime, timezone
         now = datetime.now(timezone.utc)
 
@@ -99,7 +105,7 @@ def schema_floor(dsn: str, rows: Sequence[Record], texts: Sequence[str]) -> floa
             for start in range(0, len(rows), 250):
                 with conn.transaction():
                     with conn.cursor().copy(
-                            "COPY floor_data (credential_id, platform_type, data_type, external_id, data, "
+                            f"COPY {table} (credential_id, platform_type, data_type, external_id, data, "
                             "record_hash, source_updated_at, first_synced_at, last_synced_at) FROM STDIN") as copy:
                         for record, text in zip(rows[start:start + 250], texts[start:start + 250]):
                             copy.write_row((credential_id, "shopify", "orders", record.external_id, text, "-",

@@ -1,5 +1,5 @@
 """Supabase REST store throughput: first load and 1%-changed re-sync through `SyncEngine`, over HTTP to the
-local PostgREST emulator (supabase-py -> emulator -> the functions of supabase_functions.sql), next to the
+local PostgREST emulator (supabase-py -> emulator -> the functions of postgres_functions.sql), next to the
 PostgreSQL store (what the pooler DATABASE_URL gives) on the same records in the same run.
 
 No target in the issue: the figure says how much the REST path costs, which the README's advice ("the
@@ -8,25 +8,23 @@ pooler DATABASE_URL is the faster path") rests on. The emulator is Python; a rea
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from emulators.postgrest import PostgrestEmulator
+from sync.store.migration import render as render_migration
 
 from . import pg
 from .bench_store import _datasets, engine_first_and_resync
 from .common import figure, median, repeats, skipped
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sync" / "store" / "sql"
 
 
 def _rest_run(first: list, second: list) -> tuple[float, float]:
     with pg.fresh_schema() as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((SQL_DIR / "postgres_schema.sql").read_text())
-            conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
+            conn.execute(render_migration())  # what a Supabase project gets: the migration
         with PostgrestEmulator(dsn) as emu:
             settings = pg.settings_for(SUPABASE_URL=emu.url, SUPABASE_SERVICE_ROLE_KEY=emu.service_key)
             assert settings.store_kind == "supabase"

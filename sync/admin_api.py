@@ -30,7 +30,7 @@ from .config import Settings
 from .errors import ConfigError
 from .models import PLATFORMS, RunParams
 from .store import open_store
-from .store.base import Store
+from .store.base import AdminStore
 
 log = logging.getLogger("api_sync.admin_api")
 
@@ -132,7 +132,7 @@ class StoreOpener:
         self._ready = False
         self._lock = threading.Lock()
 
-    def open(self) -> Store:
+    def open(self) -> AdminStore:
         try:
             store = open_store(self._settings)
         except ConfigError as exc:

@@ -44,6 +44,25 @@ def _opt(env: Mapping[str, str], name: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class SupabaseOptions:
+    """The Supabase REST store's knobs (README, Supabase section)."""
+
+    timeout_seconds: float = 60.0  # SUPABASE_HTTP_TIMEOUT_SECONDS: one request, e.g. a page write
+    attempts: int = 4  # SUPABASE_RETRY_ATTEMPTS: tries per call on a transient failure
+    retry_base_seconds: float = 0.5  # SUPABASE_RETRY_BASE_SECONDS: first backoff, doubled each time
+    max_request_bytes: int = 4_000_000  # SUPABASE_MAX_REQUEST_BYTES: a larger page is sent in parts
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "SupabaseOptions":
+        return cls(
+            timeout_seconds=env_number(env, "SUPABASE_HTTP_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
+            attempts=_int(env, "SUPABASE_RETRY_ATTEMPTS", cls.attempts, 1),
+            retry_base_seconds=env_number(env, "SUPABASE_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
+            max_request_bytes=_int(env, "SUPABASE_MAX_REQUEST_BYTES", cls.max_request_bytes, 1024),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
     supabase_url: str | None = None
@@ -62,6 +81,8 @@ class Settings:
     admin_api_token: str | None = field(default=None, repr=False)
     supabase_jwt_secret: str | None = field(default=None, repr=False)
     port: int = 8000
+    host: str = "0.0.0.0"
+    supabase_options: SupabaseOptions = field(default_factory=SupabaseOptions)
     # The whole environment, for platform-specific tuning knobs (documented in the README).
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -107,6 +128,8 @@ class Settings:
             admin_api_token=_opt(env, "ADMIN_API_TOKEN"),
             supabase_jwt_secret=_opt(env, "SUPABASE_JWT_SECRET"),
             port=_int(env, "PORT", 8000),
+            host=_opt(env, "HOST") or "0.0.0.0",
+            supabase_options=SupabaseOptions.from_env(env),
             env=env,
         )
 

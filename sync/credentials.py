@@ -14,7 +14,7 @@ from .ids import normalize_uuid
 from .models import PLATFORMS, REQUIRED_SECRETS, Integration
 from .platforms import PlatformRegistry
 from .platforms.base import require_fields
-from .store.base import Store
+from .store.base import CliStore
 
 
 def validate_new_integration(client_id: str, platform: str, frequency_hours: int, secrets: Any) -> str:
@@ -33,7 +33,7 @@ def validate_new_integration(client_id: str, platform: str, frequency_hours: int
     return client
 
 
-def add_integration(store: Store, settings: Settings, *, client_id: str, platform: str, name: str | None,
+def add_integration(store: CliStore, settings: Settings, *, client_id: str, platform: str, name: str | None,
                     secrets: Mapping[str, Any], frequency_hours: int = 24,
                     now: datetime | None = None) -> str:
     client = validate_new_integration(client_id, platform, frequency_hours, secrets)
@@ -49,14 +49,14 @@ def add_integration(store: Store, settings: Settings, *, client_id: str, platfor
     return integration.credential_id
 
 
-def get_integration(store: Store, credential_id: str) -> Integration:
+def get_integration(store: CliStore, credential_id: str) -> Integration:
     integration = store.get_integration(normalize_uuid(credential_id, "credential id"))
     if integration is None:
         raise ConfigError(f"no integration with credential id {credential_id}")
     return integration
 
 
-def test_connection(store: Store, settings: Settings, credential_id: str,
+def test_connection(store: CliStore, settings: Settings, credential_id: str,
                     platforms: PlatformRegistry | None = None) -> str:
     """The connection test alone; returns what the platform said (SyncError when it fails)."""
     integration = get_integration(store, credential_id)
@@ -83,7 +83,7 @@ class RotationReport:
     failed: dict[str, str]  # credential_id -> reason
 
 
-def rotate_key(store: Store, settings: Settings) -> RotationReport:
+def rotate_key(store: CliStore, settings: Settings) -> RotationReport:
     """Re-encrypt every stored credential under the first key (and encrypt any plaintext left over)."""
     box = SecretBox(settings.encryption_keys)
     if not box.enabled:
@@ -100,7 +100,7 @@ def rotate_key(store: Store, settings: Settings) -> RotationReport:
     return RotationReport(rotated=rotated, failed=failed)
 
 
-def encrypt_plaintext(store: Store, settings: Settings) -> int:
+def encrypt_plaintext(store: CliStore, settings: Settings) -> int:
     """Encrypt the secrets the guide's first version stored in plaintext; returns how many.
 
     Run by `init-db` once a key is set, so that no plaintext secret waits for its integration's next

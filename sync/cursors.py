@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from .errors import ConfigError
 from .ids import normalize_uuid
 from .models import DATA_TYPES, PLATFORMS, Integration
-from .store.base import Store
+from .store.base import CliStore
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ResetReport:
         return 1 if self.busy else 0
 
 
-def choose(store: Store, *, credential_ids: Sequence[str] = (), client_id: str | None = None,
+def choose(store: CliStore, *, credential_ids: Sequence[str] = (), client_id: str | None = None,
            platform: str | None = None) -> list[Integration]:
     """The integrations named by id, or every one of a client and/or platform. ConfigError when none."""
     if not (credential_ids or client_id or platform):
@@ -72,7 +72,7 @@ def plan(integrations: Sequence[Integration], data_types: Sequence[str]) -> list
     return out
 
 
-def reset_cursors(store: Store, chosen: Sequence[tuple[Integration, tuple[str, ...]]], *, due_now: bool,
+def reset_cursors(store: CliStore, chosen: Sequence[tuple[Integration, tuple[str, ...]]], *, due_now: bool,
                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> ResetReport:
     report = ResetReport()
     for integration, types in chosen:

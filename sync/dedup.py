@@ -18,10 +18,20 @@ from .store.base import StagedRow
 
 @dataclass
 class PagePlan:
-    rows: list[StagedRow]  # to write: new and updated
-    new: int
-    updated: int
+    """What to write of one page: rows never stored and rows stored with other content, kept apart so
+    that a store can insert the first and upsert the second without having to remember a lookup."""
+
+    new_rows: list[StagedRow]
+    changed_rows: list[StagedRow]
     unchanged: int  # includes repeats of one id within the page
+
+    @property
+    def new(self) -> int:
+        return len(self.new_rows)
+
+    @property
+    def updated(self) -> int:
+        return len(self.changed_rows)
 
 
 def stage(records: Iterable[Record], *, yield_every: int = 0) -> tuple[dict[str, StagedRow], int]:
@@ -42,16 +52,14 @@ def stage(records: Iterable[Record], *, yield_every: int = 0) -> tuple[dict[str,
 
 
 def classify(staged: Mapping[str, StagedRow], stored_hashes: Mapping[str, str], repeats: int = 0) -> PagePlan:
-    rows: list[StagedRow] = []
-    new = updated = 0
+    new: list[StagedRow] = []
+    changed: list[StagedRow] = []
     for external_id, row in staged.items():
         if external_id not in stored_hashes:
-            new += 1
-            rows.append(row)
-        elif stored_hashes[external_id] != row.record_hash:
-            updated += 1
-            rows.append(row)
-    return PagePlan(rows=rows, new=new, updated=updated, unchanged=len(staged) - new - updated + repeats)
+            new.append(row)
+        elif stored_hashes[external_id] != row.record_hash:  # (a legacy row may have no hash: changed)
+            changed.append(row)
+    return PagePlan(new_rows=new, changed_rows=changed, unchanged=len(staged) - len(new) - len(changed) + repeats)
 
 
 Staged = tuple[dict[str, StagedRow], int]

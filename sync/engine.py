@@ -8,13 +8,11 @@ One integration's failure never stops the others; data already committed always 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Protocol
 
 from . import dedup, schedule
@@ -23,17 +21,14 @@ from .crypto import SecretBox, is_plaintext, secret_strings
 from .errors import AuthError, CredentialError, DataTypeSkipped, SyncError
 from .leases import LeaseKeeper
 from .logs import Redactor
-from .models import Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult
+from .models import Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult, WorkerId
 from .platforms import PlatformRegistry
 from .platforms.base import Connection
 from .store import open_store
-from .store.base import LeaseLost, Store
+from .store.base import EngineStore, LeaseLost
+from .timeutil import utcnow
 
 log = logging.getLogger("api_sync_cron")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Progress(Protocol):
@@ -101,7 +96,7 @@ class _StopSync(Exception):
 
 
 class SyncEngine:
-    def __init__(self, settings: Settings, *, store_factory: Callable[[], Store] | None = None,
+    def __init__(self, settings: Settings, *, store_factory: Callable[[], EngineStore] | None = None,
                  platforms: PlatformRegistry | None = None, clock: Callable[[], datetime] = utcnow,
                  redactor: Redactor | None = None, progress: Progress | None = None):
         self.settings = settings
@@ -151,17 +146,16 @@ class SyncEngine:
     def _run_workers(self, run_id: str, params: RunParams, workers: int, summary: RunSummary) -> None:
         attempted: set[str] = set()
         lock = threading.Lock()
-        base_id = f"{socket.gethostname()}:{os.getpid()}:{run_id[:8]}"
         with LeaseKeeper(self._store_factory, self.settings.lease_seconds, self._clock) as leases:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
-                futures = [pool.submit(self._worker, f"{base_id}:{i}", run_id, params, attempted, lock, summary,
-                                       leases) for i in range(workers)]
+                futures = [pool.submit(self._worker, WorkerId.for_run(run_id, i), run_id, params, attempted, lock,
+                                       summary, leases) for i in range(workers)]
                 for future in futures:
                     future.result()
 
-    def _worker(self, worker_id: str, run_id: str, params: RunParams, attempted: set[str], lock: threading.Lock,
-                summary: RunSummary, leases: LeaseKeeper) -> None:
-        store: Store | None = None
+    def _worker(self, worker_id: WorkerId, run_id: str, params: RunParams, attempted: set[str],
+                lock: threading.Lock, summary: RunSummary, leases: LeaseKeeper) -> None:
+        store: EngineStore | None = None
         try:
             store = self._store_factory()  # may fail too (e.g. too many connections): counted like the rest
             while True:
@@ -187,8 +181,8 @@ class SyncEngine:
                 store.close()
 
     # -- one integration ----------------------------------------------------------------------------
-    def _sync_integration(self, store: Store, integration: Integration, run_id: str, params: RunParams,
-                          worker_id: str, leases: LeaseKeeper) -> SyncResult:
+    def _sync_integration(self, store: EngineStore, integration: Integration, run_id: str, params: RunParams,
+                          worker_id: WorkerId, leases: LeaseKeeper) -> SyncResult:
         started = self._clock()
         result = SyncResult(run_id=run_id, credential_id=integration.credential_id, client_id=integration.client_id,
                             platform_type=integration.platform_type, triggered_by=params.triggered_by,
@@ -263,7 +257,7 @@ class SyncEngine:
         self._progress.integration_finished(integration, result)
         return result
 
-    def _stream_request(self, store: Store, integration: Integration, data_type: str,
+    def _stream_request(self, store: EngineStore, integration: Integration, data_type: str,
                         started: datetime) -> StreamRequest:
         return StreamRequest(
             data_type=data_type,
@@ -274,8 +268,9 @@ class SyncEngine:
                                                               data_type, ids),
         )
 
-    def _sync_stream(self, store: Store, connection: Connection, integration: Integration, request: StreamRequest,
-                     counts: StreamCounts, worker_id: str, leases: LeaseKeeper) -> str | None:
+    def _sync_stream(self, store: EngineStore, connection: Connection, integration: Integration,
+                     request: StreamRequest, counts: StreamCounts, worker_id: WorkerId,
+                     leases: LeaseKeeper) -> str | None:
         """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
         data_type = request.data_type
         stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
@@ -287,7 +282,7 @@ class SyncEngine:
                 with store.page_transaction(integration.client_id, integration.credential_id,
                                             integration.platform_type, data_type, worker_id) as tx:
                     plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
-                    tx.upsert(plan.rows, self._clock())
+                    tx.write(plan.new_rows, plan.changed_rows, self._clock())
                     tx.save_state(page.state, leases.lease_until())
                 if page.state is not None:
                     integration.sync_state[data_type] = page.state

@@ -12,18 +12,19 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from .store.base import Store
+from .models import WorkerId
+from .store.base import LeaseStore
 
 log = logging.getLogger("api_sync_cron")
 
 
 class LeaseKeeper:
-    def __init__(self, store_factory: Callable[[], Store], lease_seconds: int, clock: Callable[[], datetime]):
+    def __init__(self, store_factory: Callable[[], LeaseStore], lease_seconds: int, clock: Callable[[], datetime]):
         self._store_factory = store_factory
         self._lease = timedelta(seconds=lease_seconds)
         self._interval = max(lease_seconds / 3.0, 0.2)
         self._clock = clock
-        self._held: dict[str, str] = {}  # credential_id -> worker_id
+        self._held: dict[str, WorkerId] = {}  # credential_id -> the worker holding it
         self._lost: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -32,7 +33,7 @@ class LeaseKeeper:
     def lease_until(self) -> datetime:
         return self._clock() + self._lease
 
-    def hold(self, credential_id: str, worker_id: str) -> None:
+    def hold(self, credential_id: str, worker_id: WorkerId) -> None:
         with self._lock:
             self._held[credential_id] = worker_id
             self._lost.discard(credential_id)
@@ -56,7 +57,7 @@ class LeaseKeeper:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        store: Store | None = None
+        store: LeaseStore | None = None
         while not self._stop.wait(self._interval):
             with self._lock:
                 held = dict(self._held)

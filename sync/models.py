@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,6 +82,37 @@ class Integration:
     updated_at: datetime | None = None
     # Set by a claim: the worker whose lease had expired, when its sync never finished (it crashed).
     previous_holder: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerId:
+    """Who holds a lease: one worker thread of one run in one process, written to `locked_by` as
+    `host:pid:run_id:index`. The run id lets a later run tell whether a `running` run still has a live
+    worker (see `close_abandoned_runs`)."""
+
+    host: str
+    pid: int
+    run_id: str
+    index: int
+
+    @classmethod
+    def for_run(cls, run_id: str, index: int) -> "WorkerId":
+        return cls(socket.gethostname(), os.getpid(), run_id, index)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "WorkerId | None":
+        """The worker a `locked_by` names, or None for a holder this version did not write."""
+        parts = (text or "").rsplit(":", 3)
+        if len(parts) != 4 or not parts[1].isdigit() or not parts[3].isdigit():
+            return None
+        try:
+            run_id = str(uuid.UUID(parts[2]))
+        except ValueError:
+            return None
+        return cls(parts[0], int(parts[1]), run_id, int(parts[3]))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.run_id}:{self.index}"
 
 
 @dataclass

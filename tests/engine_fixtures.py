@@ -12,16 +12,28 @@ from cryptography.fernet import Fernet
 
 from sync.config import Settings
 from sync.credentials import add_integration
-from sync.ids import data_table
-from sync.store import open_store
+from sync.engine import SyncEngine
+from sync.platforms import PlatformRegistry
+from sync.store import Store
+from sync.store import open_store as _open_store
+from sync.store.memory import MemoryStore
 
 KEY = Fernet.generate_key().decode()
 SUPABASE_BACKING_DSN = "API_SYNC_TEST_SUPABASE_DB"  # tests only: the database behind the emulated REST API
 
 
+MEMORY_STORE = "API_SYNC_TEST_MEMORY_STORE"  # tests only: which in-memory store the settings mean
+_MEMORY: dict[str, MemoryStore] = {}
+
+
 def make_settings(kind: str, tmp_path, pg_dsn: str | None = None, **extra: str) -> Settings:
+    """Settings for a store of `kind`: postgres, sqlite, supabase, or memory (the engine's unit tests:
+    one in-memory store per settings, which `open_store` below hands out)."""
     env = {"CREDENTIALS_ENCRYPTION_KEY": KEY, "LOG_DIR": str(tmp_path / "logs"), "SYNC_LOOKBACK_MINUTES": "0"}
-    if kind == "postgres":
+    if kind == "memory":
+        env[MEMORY_STORE] = str(uuid.uuid4())
+        _MEMORY[env[MEMORY_STORE]] = MemoryStore()
+    elif kind == "postgres":
         env["DATABASE_URL"] = pg_dsn
     elif kind == "supabase":
         # SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY come in `extra` (a PostgREST emulator's); the
@@ -36,6 +48,23 @@ def make_settings(kind: str, tmp_path, pg_dsn: str | None = None, **extra: str) 
 
 def env_of(settings: Settings) -> dict[str, str]:
     return dict(settings.env)
+
+
+def store_kind(settings: Settings) -> str:
+    return "memory" if MEMORY_STORE in settings.env else settings.store_kind
+
+
+def open_store(settings: Settings) -> Store:
+    """The settings' store: the in-memory one for `memory` settings, else a new connection."""
+    if MEMORY_STORE in settings.env:
+        return _MEMORY[settings.env[MEMORY_STORE]]
+    return _open_store(settings)
+
+
+def engine(settings: Settings, platforms: PlatformRegistry | None = None, **kwargs: Any) -> SyncEngine:
+    """A SyncEngine on the settings' store (the in-memory one included)."""
+    kwargs.setdefault("store_factory", lambda: open_store(settings))
+    return SyncEngine(settings, platforms=platforms, **kwargs)
 
 
 def add(settings: Settings, client_id: str | None = None, domain: str | None = None, **secrets: Any) -> tuple[str, str]:
@@ -65,8 +94,13 @@ def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def data_rows(settings: Settings, client_id: str) -> list[tuple]:
-    return query(settings, f'SELECT credential_id, data_type, external_id, data FROM "{data_table(client_id)}" '
-                           "ORDER BY data_type, external_id")
+    """(credential_id, data_type, external_id, data) of every stored record, as the store reads them."""
+    store = open_store(settings)
+    try:
+        rows = list(store.iter_data(client_id, ("orders", "products", "customers", "inventory")))
+    finally:
+        store.close()
+    return sorted(((r.credential_id, r.data_type, r.external_id, r.data) for r in rows), key=lambda r: r[1:3])
 
 
 def integration_row(settings: Settings, credential_id: str) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from typing import Any, Iterable
 
 from sync.dedup import stage
 from sync.ids import sku_cache_table
-from sync.models import Record
+from sync.models import Record, WorkerId
 from sync.store import open_store
 
 from .engine_fixtures import query
+
+TEST_WORKER = WorkerId("test", 0, "00000000-0000-4000-8000-000000000000", 0)
 
 
 def iso(moment: datetime) -> str:
@@ -133,8 +135,10 @@ def store_records(settings, client_id: str, credential_id: str, platform: str, d
         store.ensure_schema()
         store.ensure_data_table(client_id)
         staged, _ = stage(Record(external_id=i, data=d) for i, d in records)
-        with store.page_transaction(client_id, credential_id, platform, data_type, "test") as tx:
-            tx.upsert(list(staged.values()), datetime.now(timezone.utc))
+        with store.page_transaction(client_id, credential_id, platform, data_type, TEST_WORKER) as tx:
+            stored = tx.stored_hashes(list(staged))
+            tx.write([r for i, r in staged.items() if i not in stored], [r for i, r in staged.items() if i in stored],
+                     datetime.now(timezone.utc))
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
-"""Helpers for the Supabase REST store's tests: Supabase's API roles, the functions installed into a
-fresh schema, and a PostgREST emulator in front of it."""
+"""Helpers for the Supabase REST store's tests: Supabase's API roles, the Supabase migration applied to a
+fresh schema (nothing else sets it up), and a PostgREST emulator in front of it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import pytest
 
 from emulators.postgrest import PostgrestEmulator
 from sync.config import Settings
+from sync.store import migration
 
 from .conftest import PG_DSN
 from .engine_fixtures import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sync" / "store" / "sql"
+MIGRATION = ROOT / migration.MIGRATION  # the only file a Supabase project needs
 
 # Supabase's API roles (every Supabase database has them): the gateway's keys map to these, and the
 # functions file grants EXECUTE to service_role alone. service_role bypasses row level security.
@@ -62,11 +64,13 @@ def ensure_roles() -> None:
 
 
 def install(dsn: str, *, functions: bool = True) -> None:
-    """What a user does once in the SQL editor: the schema file, then the functions file."""
+    """What a user does once: apply the Supabase migration (`supabase db push`, or the SQL editor).
+    `functions=False`: the tables alone, as an older release's instructions left them."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute((SQL_DIR / "postgres_schema.sql").read_text())
         if functions:
-            conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
+            conn.execute(MIGRATION.read_text())
+        else:
+            conn.execute((SQL_DIR / "postgres_schema.sql").read_text())
 
 
 @pytest.fixture

@@ -32,11 +32,13 @@ def claimed(fresh_pg_dsn, tmp_path):
     store.close()
 
 
-def _write(store, client, cred, rows, ask=True):
+def _write(store, client, cred, rows):
+    """A page as the engine writes it: look the ids up, then new rows apart from changed ones."""
     now = datetime.now(timezone.utc)
     with store.page_transaction(client, cred, "shopify", "orders", "w1") as tx:
-        stored = tx.stored_hashes([r.external_id for r in rows]) if ask else None
-        tx.upsert(rows, now)
+        stored = tx.stored_hashes([r.external_id for r in rows])
+        tx.write([r for r in rows if r.external_id not in stored],
+                 [r for r in rows if r.external_id in stored], now)
         tx.save_state({"updated_at": "x"}, now + timedelta(minutes=5))
     return stored
 
@@ -50,11 +52,15 @@ def test_new_rows_then_changed_rows(claimed):
     assert rows == {"1": {"a": 1}, "2": {"a": 20}, "3": {"a": 3}}
 
 
-def test_upsert_without_asking_for_hashes_still_upserts(claimed):
+def test_changed_rows_are_upserted_without_a_lookup_first(claimed):
+    # The plan carries new and changed rows apart: writing needs no earlier stored_hashes call.
     settings, store, client, cred = claimed
     _write(store, client, cred, [_row("1", {"a": 1})])
-    _write(store, client, cred, [_row("1", {"a": 2}), _row("2", {"a": 3})], ask=False)
-    assert {r[2]: r[3] for r in data_rows(settings, client)} == {"1": {"a": 2}, "2": {"a": 3}}
+    now = datetime.now(timezone.utc)
+    with store.page_transaction(client, cred, "shopify", "orders", "w1") as tx:
+        tx.write([_row("3", {"a": 4})], [_row("1", {"a": 2}), _row("2", {"a": 3})], now)
+        tx.save_state(None, now + timedelta(minutes=5))
+    assert {r[2]: r[3] for r in data_rows(settings, client)} == {"1": {"a": 2}, "2": {"a": 3}, "3": {"a": 4}}
 
 
 def test_key_written_by_another_worker_meanwhile_rolls_the_page_back(claimed):
@@ -68,10 +74,9 @@ def test_key_written_by_another_worker_meanwhile_rolls_the_page_back(claimed):
             with psycopg.connect(settings.database_url, autocommit=True) as other:
                 other.execute(f"INSERT INTO {table} (credential_id, platform_type, data_type, external_id, data, "
                               "record_hash) VALUES (%s, 'shopify', 'orders', '1', '{}', 'x')", (cred,))
-            tx.upsert([_row("1", {"a": 1}), _row("2", {"a": 2})], now)
+            tx.write([_row("1", {"a": 1}), _row("2", {"a": 2})], [], now)
     assert [(r[2], r[3]) for r in data_rows(settings, client)] == [("1", {})]
-    assert query(settings, "SELECT sync_state FROM client_api_credentials WHERE credential_id = ?",
-                 (cred,))[0][0] in ({}, None)
+    assert store.get_integration(cred).sync_state == {}
 
 
 def test_changed_rows_without_an_updated_at(claimed):

@@ -133,3 +133,46 @@ def test_init_db_encrypts_plaintext_secrets_left_by_the_first_version(settings, 
     assert "Encrypted 1 credential(s)" in capsys.readouterr().out
     stored = str(query(settings, "SELECT credentials FROM client_api_credentials")[0][0])
     assert stored.startswith("gAAAA") and "shpat_" not in stored
+
+
+def test_legacy_results_table_gets_result_id_as_its_key_and_keeps_every_row(settings):
+    # The guide's first client_api_sync_results had no result_id and no primary key (SPEC: result_id uuid pk).
+    _execute_script(settings, LEGACY_PG if settings.store_kind == "postgres" else LEGACY_SQLITE)
+    old = ("INSERT INTO client_api_sync_results (client_id, credential_id, platform_type, records_fetched, success, "
+           f"sync_triggered_by) VALUES ('{uuid.uuid4()}', '{uuid.uuid4()}', 'shopify', 7, true, 'cron')")
+    _execute_script(settings, ";".join([old] * 3).replace("true", "1" if settings.store_kind == "sqlite" else "true"))
+    store = open_store(settings)
+    store.init_db()
+    store.init_db()  # again: nothing changes
+    store.close()
+    ids = [r[0] for r in query(settings, "SELECT result_id FROM client_api_sync_results")]
+    assert len(ids) == 3 and len(set(ids)) == 3 and all(uuid.UUID(str(i)) for i in ids)
+    if settings.store_kind == "postgres":
+        key = query(settings, "SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+                              "AND a.attnum = ANY(c.conkey) WHERE c.conrelid = 'client_api_sync_results'::regclass "
+                              "AND c.contype = 'p'")
+        assert key == [("result_id",)]
+    else:  # SQLite cannot add a primary key to a table: a unique index on the filled column
+        unique = query(settings, "SELECT name FROM pragma_index_list('client_api_sync_results') WHERE \"unique\"")
+        assert ("client_api_sync_results_result_id_key",) in unique
+    # The old rows read back through the store like new ones.
+    store = open_store(settings)
+    try:
+        assert [r["records_fetched"] for r in store.list_results()] == [7, 7, 7]
+    finally:
+        store.close()
+
+
+def test_legacy_results_table_with_duplicate_ids_keeps_them_all_on_postgres(fresh_pg_dsn, tmp_path):
+    settings = make_settings("postgres", tmp_path, fresh_pg_dsn)
+    same = uuid.uuid4()
+    _execute_script(settings, f"""
+        CREATE TABLE client_api_sync_results (result_id uuid, client_id uuid, credential_id uuid, platform_type text,
+                                              records_fetched integer);
+        INSERT INTO client_api_sync_results (result_id, records_fetched)
+        VALUES ('{same}', 1), ('{same}', 2), (NULL, 3);""")
+    store = open_store(settings)
+    store.init_db()
+    store.close()
+    rows = query(settings, "SELECT result_id, records_fetched FROM client_api_sync_results ORDER BY 2")
+    assert [r[1] for r in rows] == [1, 2, 3] and len({r[0] for r in rows}) == 3 and None not in {r[0] for r in rows}

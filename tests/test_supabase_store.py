@@ -1,5 +1,6 @@
 """The Supabase REST store end to end: supabase-py -> PostgREST emulator (real HTTP) -> the functions of
-sync/store/sql/supabase_functions.sql in a fresh PostgreSQL schema, with Supabase's API roles."""
+sync/store/sql/postgres_functions.sql, in a fresh PostgreSQL schema set up by the Supabase migration
+alone, with Supabase's API roles."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from sync.errors import ConfigError
 from sync.models import Integration, RunParams
 from sync.store import open_store
 from sync.store.base import LeaseLost, SkuRow, StagedRow
+from sync.store import migration
+from sync.store.statements import SCHEMA_VERSION
 from sync.store.supabase_rest import SupabaseStore
 
 from . import test_concurrency as concurrency_tests
 from . import test_engine as engine_tests
 from .engine_fixtures import add, data_rows, integration_row, query
-from .supabase_fixtures import ROOT, SQL_DIR, ensure_roles, install, supabase_project  # noqa: F401 (fixture)
+from .supabase_fixtures import MIGRATION, ROOT, ensure_roles, install, supabase_project  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -197,7 +200,7 @@ def test_page_is_written_with_its_cursor_in_one_call(store, settings, supabase_p
     supabase_project.emulator.requests.clear()
     with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
         assert tx.stored_hashes(["0", "1"]) == {}
-        tx.upsert(_rows(3), _now())
+        tx.write(_rows(3), [], _now())
         tx.save_state({"updated_at": "2026-01-01T00:00:00+00:00"}, _now() + timedelta(minutes=9))
     assert tx.written == {"new": 3, "updated": 0, "unchanged": 0}
     assert supabase_project.emulator.requests["POST rpc/api_sync_write_page"] == 1
@@ -209,7 +212,7 @@ def test_page_is_written_with_its_cursor_in_one_call(store, settings, supabase_p
     # Same hashes: nothing rewritten; one changed: one update.
     with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
         assert tx.stored_hashes(["0", "1", "2", "9"]) == {"0": "h0a", "1": "h1a", "2": "h2a"}
-        tx.upsert(_rows(2) + [StagedRow("2", '{"id": 2, "v": "b"}', "h2b", None)], _now())
+        tx.write([], _rows(2) + [StagedRow("2", '{"id": 2, "v": "b"}', "h2b", None)], _now())
         tx.save_state(None, _now() + timedelta(minutes=9))
     assert tx.written == {"new": 0, "updated": 1, "unchanged": 2}
     assert store.get_integration(it.credential_id).sync_state["orders"]  # None kept the cursor
@@ -223,7 +226,7 @@ def test_lost_lease_writes_nothing(store, settings):
     assert thief is not None and thief.previous_holder == "w1"
     with pytest.raises(LeaseLost):
         with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-            tx.upsert(_rows(5), _now())
+            tx.write(_rows(5), [], _now())
             tx.save_state({"updated_at": "x"}, _now() + timedelta(minutes=5))
     assert data_rows(settings, it.client_id) == []
     assert store.get_integration(it.credential_id).sync_state == {}
@@ -235,7 +238,7 @@ def test_error_in_the_block_sends_nothing(store, settings):
     it = _claimed(store)
     with pytest.raises(RuntimeError):
         with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-            tx.upsert(_rows(5), _now())
+            tx.write(_rows(5), [], _now())
             raise RuntimeError("fetch failed")
     assert data_rows(settings, it.client_id) == []
 
@@ -247,7 +250,7 @@ def test_large_page_goes_in_parts_and_only_the_last_moves_the_cursor(supabase_pr
         it = _claimed(store)
         supabase_project.emulator.requests.clear()
         with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-            tx.upsert(_rows(30), _now())
+            tx.write(_rows(30), [], _now())
             tx.save_state({"updated_at": "last"}, _now() + timedelta(minutes=5))
         assert supabase_project.emulator.requests["POST rpc/api_sync_write_page"] > 1
         assert tx.written["new"] == 30
@@ -261,7 +264,7 @@ def test_transient_503_is_retried(store, settings, supabase_project):
     it = _claimed(store)
     supabase_project.emulator.fail_next["POST rpc/api_sync_write_page"] = 2
     with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-        tx.upsert(_rows(2), _now())
+        tx.write(_rows(2), [], _now())
         tx.save_state(None, _now() + timedelta(minutes=5))
     assert supabase_project.emulator.requests["POST rpc/api_sync_write_page"] == 3
     assert len(data_rows(settings, it.client_id)) == 2
@@ -279,28 +282,13 @@ def test_claim_is_not_retried_once_sent(store, supabase_project):
 
 # -- schema, install, init-db --------------------------------------------------------------------------
 
-def test_functions_file_embeds_the_schema_file_exactly():
-    functions = (SQL_DIR / "supabase_functions.sql").read_text()
-    embedded = functions.split("EXECUTE $schema$\n", 1)[1].split("$schema$;", 1)[0]
-    assert embedded.strip() == (SQL_DIR / "postgres_schema.sql").read_text().strip(), (
-        "api_sync_init_db() in supabase_functions.sql must carry postgres_schema.sql verbatim: copy it over")
-
-
-def test_functions_file_states_the_schema_version_it_embeds():
-    from sync.store.postgres_sql import SCHEMA_VERSION
-
-    functions = (SQL_DIR / "supabase_functions.sql").read_text()
-    assert f"'schema_embedded', {SCHEMA_VERSION}," in functions
-    assert f"v_version constant integer := {SCHEMA_VERSION};" in functions
-
-
-def test_older_functions_are_refused_with_the_files_to_run(store, supabase_project):
+def test_older_functions_are_refused_with_the_migration_to_apply(store, supabase_project):
     with psycopg.connect(supabase_project.dsn, autocommit=True) as conn:
         conn.execute("CREATE OR REPLACE FUNCTION api_sync_functions_version() RETURNS jsonb LANGUAGE sql "
-                     "AS $$ SELECT '{\"functions\": 0, \"schema_embedded\": 1, \"schema\": 1}'::jsonb $$")
+                     "AS $$ SELECT '{\"functions\": 1, \"schema_embedded\": 1, \"schema\": 1}'::jsonb $$")
     fresh = SupabaseStore(supabase_project.url, supabase_project.service_key)
     try:
-        with pytest.raises(ConfigError, match="older than this code.*supabase_functions.sql"):
+        with pytest.raises(ConfigError, match="older than this code.*supabase/migrations/"):
             fresh.ensure_schema()
     finally:
         fresh.close()
@@ -317,11 +305,11 @@ def test_tables_created_through_the_functions_have_row_level_security(store, sup
                             "AND relnamespace = current_schema()::regnamespace").fetchone()[0] is True
 
 
-def test_functions_file_runs_twice_and_keeps_search_path(fresh_pg_dsn):
+def test_migration_runs_twice_and_keeps_search_path(fresh_pg_dsn):
     install(fresh_pg_dsn)
     with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
         before = conn.execute("SHOW search_path").fetchone()[0]
-        conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
+        conn.execute(MIGRATION.read_text())
         assert conn.execute("SHOW search_path").fetchone()[0] == before
         pinned = conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'api_sync_write_page' "
                               "AND pronamespace = current_schema()::regnamespace").fetchone()[0]
@@ -337,7 +325,7 @@ def _cli(settings, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def test_init_db_without_functions_says_which_files_to_run(fresh_pg_dsn, tmp_path):
+def test_init_db_without_functions_says_which_migration_to_apply(fresh_pg_dsn, tmp_path):
     from .supabase_fixtures import SupabaseProject
 
     ensure_roles()
@@ -346,11 +334,11 @@ def test_init_db_without_functions_says_which_files_to_run(fresh_pg_dsn, tmp_pat
         settings = SupabaseProject(fresh_pg_dsn, emu, "svc", "none").settings(tmp_path)
         done = _cli(settings, "init-db")
         assert done.returncode == 2, done.stderr
-        assert "sync/store/sql/supabase_functions.sql" in done.stderr
+        assert migration.MIGRATION in done.stderr
         assert "SQL editor" in done.stderr
         assert "svc" not in done.stderr + done.stdout
         # The engine's first step says the same instead of failing obscurely.
-        with pytest.raises(ConfigError, match="supabase_functions.sql"):
+        with pytest.raises(ConfigError, match="supabase/migrations/"):
             store = open_store(settings)
             try:
                 store.ensure_schema()
@@ -362,7 +350,7 @@ def test_init_db_with_functions_runs_them(settings):
     done = _cli(settings, "init-db")
     assert done.returncode == 0, done.stderr
     assert "supabase" in done.stdout
-    assert query(settings, "SELECT max(version) FROM api_sync_schema_version") == [(1,)]
+    assert query(settings, "SELECT max(version) FROM api_sync_schema_version") == [(SCHEMA_VERSION,)]
     listed = _cli(settings, "status", "--json")
     assert listed.returncode == 0, listed.stderr
 
@@ -394,7 +382,7 @@ def test_anon_key_reaches_neither_functions_nor_secrets(store, supabase_project)
 def test_sku_cache_and_data_batches(store, settings):
     it = _claimed(store)
     with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-        tx.upsert(_rows(7), _now())
+        tx.write(_rows(7), [], _now())
         tx.save_state(None, _now() + timedelta(minutes=5))
     assert it.client_id in store.list_client_ids()
     read = list(store.iter_data(it.client_id, ["orders"], batch_size=3))
@@ -474,7 +462,7 @@ def test_reads_page_past_supabase_max_rows(fresh_pg_dsn, tmp_path):
             it = store.claim_next(_now(), RunParams(), "w1", _now() + timedelta(minutes=5), [])
             store.ensure_data_table(it.client_id)
             with store.page_transaction(it.client_id, it.credential_id, "shopify", "orders", "w1") as tx:
-                tx.upsert(_rows(13), _now())
+                tx.write(_rows(13), [], _now())
                 tx.save_state(None, _now() + timedelta(minutes=5))
             assert len(list(store.iter_data(it.client_id, ["orders"], batch_size=500))) == 13
         finally:
@@ -507,13 +495,6 @@ def test_new_style_secret_key_goes_in_apikey_alone(fresh_pg_dsn, tmp_path):
         _, cred = add(settings)
         summary = engine_tests.engine(settings, {}).run(RunParams())
         assert summary.synced == 1 and summary.results[0].credential_id == cred
-
-
-def test_functions_file_without_the_tables_says_to_run_the_schema_first(fresh_pg_dsn):
-    with psycopg.connect(fresh_pg_dsn, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.RaiseException) as err:
-            conn.execute((SQL_DIR / "supabase_functions.sql").read_text())
-    assert "postgres_schema.sql first" in (err.value.diag.message_hint or "")
 
 
 def test_engine_abandoned_runs_are_closed_but_live_ones_are_not(settings):

@@ -86,7 +86,9 @@ def test_classify_counts_new_updated_unchanged_and_repeats():
     stored = {"1": staged["1"].record_hash, "2": "something else"}
     plan = dedup.classify(staged, stored, repeats)
     assert (plan.new, plan.updated, plan.unchanged) == (1, 1, 2)
-    assert sorted(r.external_id for r in plan.rows) == ["2", "3"]
+    assert [r.external_id for r in plan.new_rows] == ["3"] and [r.external_id for r in plan.changed_rows] == ["2"]
+    # A stored row without a hash (the guide's first version wrote none) is changed, never new.
+    assert [r.external_id for r in dedup.classify(staged, {"1": None}).changed_rows] == ["1"]
 
 
 def test_identifiers():

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..errors import SyncError
 from ..ids import normalize_uuid, sku_cache_table
 from ..store import open_store
-from ..store.base import Store
+from ..store.base import SkuStore
 from .aggregate import SkuAggregator
 
 log = logging.getLogger("sku_analysis_cron")
@@ -61,7 +61,7 @@ class AnalysisSummary:
                 "failed": self.failed}
 
 
-def analyse_client(store: Store, client_id: str, as_of: datetime, clock: Callable[[], datetime] = utcnow,
+def analyse_client(store: SkuStore, client_id: str, as_of: datetime, clock: Callable[[], datetime] = utcnow,
                    batch_size: int = BATCH_SIZE) -> ClientReport:
     report = ClientReport(client_id=client_id)
     started = time.monotonic()
@@ -88,7 +88,7 @@ def analyse_client(store: Store, client_id: str, as_of: datetime, clock: Callabl
 
 
 def run_analysis(settings: Settings, *, client_id: str | None = None, as_of: datetime | None = None,
-                 store_factory: Callable[[], Store] | None = None,
+                 store_factory: Callable[[], SkuStore] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> AnalysisSummary:
     """Rebuild the SKU cache of one client, or of every client with an integration."""
     as_of = as_of or clock()
@@ -113,7 +113,7 @@ def run_analysis(settings: Settings, *, client_id: str | None = None, as_of: dat
     return summary
 
 
-def _fresh_store(store: Store, settings: Settings, store_factory: Callable[[], Store] | None) -> Store:
+def _fresh_store(store: SkuStore, settings: Settings, store_factory: Callable[[], SkuStore] | None) -> SkuStore:
     # After a failure the connection may be unusable (broken transaction, lost server): start clean.
     try:
         store.close()

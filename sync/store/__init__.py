@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..errors import ConfigError
-from .base import LeaseLost, PageTransaction, StagedRow, Store
+from .base import (AdminStore, CliStore, EngineStore, LeaseLost, LeaseStore, PageTransaction, SkuStore, StagedRow,
+                   Store)
 
 
 def open_store(settings: Settings) -> Store:
@@ -16,10 +17,11 @@ def open_store(settings: Settings) -> Store:
     if kind == "supabase":
         from .supabase_rest import SupabaseStore
 
-        return SupabaseStore(settings.supabase_url, settings.supabase_key, env=settings.env)  # type: ignore[arg-type]
+        return SupabaseStore.from_settings(settings)
     from .sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)
 
 
-__all__ = ["ConfigError", "LeaseLost", "PageTransaction", "StagedRow", "Store", "open_store"]
+__all__ = ["AdminStore", "CliStore", "ConfigError", "EngineStore", "LeaseLost", "LeaseStore", "PageTransaction",
+           "SkuStore", "StagedRow", "Store", "open_store"]

@@ -1,7 +1,8 @@
-"""The store interface: what the engine, the CLI and the admin API need from a database.
+"""The store interfaces: what the engine, the admin API, the SKU job and the CLI each need from a database.
 
-One `Store` holds one connection and is used by one thread at a time; the engine opens one per worker.
-Implementations: PostgreSQL (psycopg 3) and SQLite (stdlib), with the same tables (SPEC section 2).
+One store holds one connection and is used by one thread at a time; the engine opens one per worker.
+Implementations: PostgreSQL (psycopg 3), SQLite (stdlib), Supabase REST (PostgREST) and, for the
+engine's tests, memory; their common logic is in core.py, their rows in rows.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ContextManager, Iterator, Protocol, Sequence
 
-from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
+from ..models import Integration, RunParams, ScheduleUpdate, SyncResult, WorkerId
 
 
 class LeaseLost(Exception):
@@ -62,26 +63,82 @@ class SkuRow:
 class PageTransaction(Protocol):
     """One page of one data type, committed atomically with the stream's cursor."""
 
-    def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]: ...
+    def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
+        """{external_id: record_hash} of the ids already stored (absent: never stored)."""
 
-    def upsert(self, rows: Sequence[StagedRow], now: datetime) -> None: ...
+    def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
+        """Insert `new` (rows not stored: one that is stored after all means another writer of the same
+        integration, so LeaseLost) and upsert `changed` (rows stored with other content). In any order,
+        with or without `stored_hashes` first."""
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         """Store the cursor (when given) and extend the lease; LeaseLost if the lease is not ours."""
 
 
-class Store(Protocol):
-    kind: str
+# The store as each caller sees it: a caller is typed with the protocol it needs, and every store
+# (PostgreSQL, SQLite, Supabase REST, and the in-memory one of the engine's tests) implements `Store`.
 
+class Closable(Protocol):
     def close(self) -> None: ...
 
-    # schema
+
+class LeaseStore(Closable, Protocol):
+    """The lease keeper's own connection (sync/leases.py)."""
+
+    def renew_lease(self, credential_id: str, worker: WorkerId, lease_until: datetime) -> bool: ...
+
+
+class SchemaStore(Closable, Protocol):
+    kind: str
+
     def init_db(self) -> None: ...
     def ensure_schema(self) -> None:
         """init_db when the tables are missing or older than this code (cheap when they are current)."""
-    def ensure_data_table(self, client_id: str) -> None: ...
 
-    # integrations
+
+class EngineStore(SchemaStore, LeaseStore, Protocol):
+    """What a sync run needs (sync/engine.py): claim -> fetch -> dedup -> store -> record."""
+
+    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
+        """Mark `running` runs whose process died as failed; returns how many."""
+    def list_due(self, now: datetime, params: RunParams) -> list[Integration]: ...
+    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None: ...
+    def claim_next(self, now: datetime, params: RunParams, worker: WorkerId, lease_until: datetime,
+                   exclude: Sequence[str]) -> Integration | None: ...
+    def set_credentials_blob(self, credential_id: str, token: str) -> None: ...
+    def ensure_data_table(self, client_id: str) -> None: ...
+    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
+                        external_ids: Sequence[str]) -> dict[str, datetime | None]: ...
+    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
+                         worker: WorkerId) -> ContextManager[PageTransaction]: ...
+    def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker: WorkerId) -> None: ...
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
+
+
+class AdminStore(SchemaStore, Protocol):
+    """What the admin HTTP API needs (sync/admin_api.py): queue a run, report on it."""
+
+    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None: ...
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
+    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class SkuStore(SchemaStore, Protocol):
+    """What the SKU analysis needs (sync/sku/job.py)."""
+
+    def list_client_ids(self) -> list[str]:
+        """Every client with an integration (active or not), canonical lower-case UUIDs."""
+    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
+        """The client's stored records of these data types, read in batches of `batch_size` (never the
+        whole table at once). Creates the client's (empty) data table when it does not exist yet."""
+    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
+        """Create `client_<id>_sku_cache` if needed and replace its content with `rows` in one transaction."""
+
+
+class CliStore(SchemaStore, Protocol):
+    """What `python -m sync` and the dry run need (sync/cli.py, sync/credentials.py, sync/runner.py)."""
+
     def insert_integration(self, integration: Integration) -> None: ...
     def get_integration(self, credential_id: str) -> Integration | None: ...
     def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]: ...
@@ -90,33 +147,8 @@ class Store(Protocol):
     def reset_cursors(self, credential_id: str, data_types: Sequence[str], due_now: bool, now: datetime) -> bool:
         """Forget these data types' cursors (their next sync reads the whole history); `due_now` also clears
         next_sync_at. False, and nothing changed, while a sync holds the integration's lease."""
-
-    # scheduling and leases
     def list_due(self, now: datetime, params: RunParams) -> list[Integration]: ...
-    def claim_next(self, now: datetime, params: RunParams, worker_id: str, lease_until: datetime,
-                   exclude: Sequence[str]) -> Integration | None: ...
-    def renew_lease(self, credential_id: str, worker_id: str, lease_until: datetime) -> bool: ...
 
-    # data
-    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
-                        external_ids: Sequence[str]) -> dict[str, datetime | None]: ...
-    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker_id: str) -> ContextManager[PageTransaction]: ...
 
-    # results
-    def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker_id: str) -> None: ...
-    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None: ...
-    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
-        """Mark `running` runs whose process died as failed; returns how many."""
-    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
-    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
-    def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]: ...
-
-    # SKU analysis
-    def list_client_ids(self) -> list[str]:
-        """Every client with an integration (active or not), canonical lower-case UUIDs."""
-    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
-        """The client's stored records of these data types, read in batches of `batch_size` (never the
-        whole table at once). Creates the client's (empty) data table when it does not exist yet."""
-    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
-        """Create `client_<id>_sku_cache` if needed and replace its content with `rows` in one transaction."""
+class Store(EngineStore, AdminStore, SkuStore, CliStore, Protocol):
+    """Every operation: what `open_store` returns."""

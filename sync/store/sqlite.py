@@ -1,7 +1,8 @@
 """The embedded SQLite store (stdlib): the default when no database is configured.
 
-WAL mode lets the dashboard read while a sync writes; every write transaction starts with
-BEGIN IMMEDIATE, so claims are atomic across threads and processes on the same file.
+Every operation is a named statement of sql/sqlite_queries.sql; the tables are sql/sqlite_schema.sql.
+WAL mode lets the dashboard read while a sync writes; every write transaction starts with BEGIN
+IMMEDIATE, so claims are atomic across threads and processes on the same file.
 """
 
 from __future__ import annotations
@@ -9,103 +10,163 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from importlib import resources
-from pathlib import Path
+from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
 
+from .. import timeutil
 from ..errors import ConfigError
-from ..ids import data_table, quote_ident, sku_cache_table
-from ..models import Integration, RunParams, ScheduleUpdate, SyncResult
-from . import sqlite_sql as SQL
-from .base import DataRow, LeaseLost, SkuRow, StagedRow
-
-# SQLite's default limit of bound variables is 32766 on current builds, 999 on old ones.
-_IN_CHUNK = 900
-
-_TS_COLUMNS = ("last_sync_at", "next_sync_at", "locked_until", "created_at", "updated_at",
-               "started_at", "finished_at", "source_updated_at", "first_synced_at", "last_synced_at")
-_JSON_COLUMNS = ("sync_state", "data_types_synced", "params", "summary", "data")
+from ..ids import data_table, normalize_uuid, quote_ident, sku_cache_table
+from ..models import Integration, RunParams, WorkerId
+from . import rows
+from .base import LeaseLost, SkuRow, StagedRow
+from .core import StoreCore
+from .rows import Json
+from .statements import SCHEMA_VERSION, read, split, statements
 
 
-def ts(value: datetime | None) -> str | None:
-    """Fixed-width UTC text, so that comparing text compares time."""
-    if value is None:
+class _Params(dict):
+    """A parameter a statement names but the operation does not pass is NULL."""
+
+    def __missing__(self, key: str) -> None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-def parse_ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timeutil.fixed(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Json):
+        return json.dumps(value.value)
+    if isinstance(value, (list, tuple)):
+        return json.dumps(list(value))
+    if isinstance(value, Decimal):
+        return str(value)  # into a NUMERIC column: an exact integer or a REAL, as it fits
+    return value
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    for key in _TS_COLUMNS:
-        if key in out and isinstance(out[key], str):
-            out[key] = parse_ts(out[key])
-    for key in _JSON_COLUMNS:
-        if key in out and isinstance(out[key], str):
-            out[key] = json.loads(out[key])
-    for key in ("is_active", "success"):
-        if key in out and out[key] is not None:
-            out[key] = bool(out[key])
-    return out
+class SqliteConnector:
+    """Named statements on one sqlite3 connection. Datetimes go as fixed-width UTC text, lists and
+    `Json` as JSON text; a block of several statements runs in one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.sql = statements("sqlite")
+        self._in_write = False
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        if self._in_write:
+            yield
+            return
+        self.conn.execute(self.sql["begin_write"])
+        self._in_write = True
+        try:
+            yield
+        except BaseException:
+            self.conn.rollback()
+            raise
+        finally:
+            self._in_write = False
+        self.conn.commit()
+
+    def _text(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None) -> str:
+        if parts is None and "{table}" in self.sql[name]:  # the client's data table
+            parts = {"table": quote_ident(data_table(params["client_id"]))}
+        return self.sql.render(name, parts or {})
+
+    def run(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None = None) -> sqlite3.Cursor:
+        bound = _Params((k, _encode(v)) for k, v in params.items())
+        text = self._text(name, params, parts)
+        statements_ = split(text)
+        if len(statements_) == 1:
+            return self.conn.execute(statements_[0], bound)
+        with self.write():
+            for statement in statements_:
+                cur = self.conn.execute(statement, bound)
+        return cur
+
+    def many(self, name: str, values: Sequence[Any], parts: Mapping[str, str]) -> None:
+        self.conn.executemany(self.sql.render(name, parts), values)
+
+    def rows(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        cur = self.run(name, params, parts)
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def value(self, name: str, params: Mapping[str, Any]) -> Any:
+        row = self.run(name, params).fetchone()
+        return row[0] if row else None
+
+    def count(self, name: str, params: Mapping[str, Any]) -> int:
+        return self.run(name, params).rowcount
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(values), _IN_CHUNK):
-        yield values[i:i + _IN_CHUNK]
+@lru_cache(maxsize=None)
+def _template(script: str) -> dict[str, list[tuple[str, str]]]:
+    """{table: [(column, declaration)]} of a script of CREATE TABLEs, read back from an empty database:
+    the declarations an older table gets its missing columns with."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in split(script):
+            conn.execute(statement)
+        tables = [r[0] for r in conn.execute(statements("sqlite")["list_tables"])]
+        out = {}
+        for table in tables:
+            columns = []
+            for name, type_, _notnull, default, _pk in conn.execute(
+                    statements("sqlite")["table_columns"], {"table": table}):
+                # ADD COLUMN takes neither a key nor NOT NULL without a default: type and default only.
+                columns.append((name, f"{type_} DEFAULT {default}" if default is not None else type_))
+            out[table] = columns
+        return out
+    finally:
+        conn.close()
 
 
 class SqlitePageTransaction:
-    def __init__(self, conn: sqlite3.Connection, table: str, credential_id: str, platform: str, data_type: str,
+    def __init__(self, db: SqliteConnector, client_id: str, credential_id: str, platform: str, data_type: str,
                  worker_id: str):
-        self._conn = conn
-        self._table = table
+        self._db = db
+        self._client_id = client_id
         self._credential_id = credential_id
         self._platform = platform
         self._data_type = data_type
         self._worker_id = worker_id
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
-        return _lookup(self._conn, SQL.STORED_HASHES, self._table, self._credential_id, self._data_type,
-                       external_ids)
+        if not external_ids:
+            return {}
+        cur = self._db.run("stored_hashes", {"client_id": self._client_id, "credential_id": self._credential_id,
+                                             "data_type": self._data_type, "external_ids": list(external_ids)})
+        return dict(cur.fetchall())
 
-    def upsert(self, rows: Sequence[StagedRow], now: datetime) -> None:
-        stamp = ts(now)
-        self._conn.executemany(SQL.UPSERT.format(table=self._table), [
+    def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
+        # One upsert for both: the page holds SQLite's single writer lock, so no other writer can have
+        # stored a "new" row meanwhile (and the lease is checked in this transaction).
+        stamp = timeutil.fixed(now)
+        self._db.many("upsert_rows", [
             (self._credential_id, self._platform, self._data_type, r.external_id, r.data_json, r.record_hash,
-             ts(r.source_updated_at), stamp, stamp)
-            for r in rows
-        ])
+             timeutil.fixed(r.source_updated_at) if r.source_updated_at else None, stamp, stamp)
+            for part in (new, changed) for r in part
+        ], {"table": quote_ident(data_table(self._client_id))})
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
-        row = self._conn.execute(SQL.GET_SYNC_STATE, (self._credential_id, self._worker_id)).fetchone()
-        if row is None:
+        saved = self._db.count("save_state", {
+            "credential_id": self._credential_id, "worker_id": self._worker_id, "data_type": self._data_type,
+            "state": Json(state) if state is not None else None, "lease_until": lease_until})
+        if saved != 1:
             raise LeaseLost(f"lease on integration {self._credential_id} was lost")
-        merged = json.loads(row[0] or "{}")
-        if not isinstance(merged, dict):  # a hand-edited or legacy value starts over as an object
-            merged = {}
-        if state is not None:
-            merged[self._data_type] = state
-        self._conn.execute(SQL.SAVE_STATE, (json.dumps(merged), ts(lease_until), self._credential_id,
-                                            self._worker_id))
 
 
-def _lookup(conn: sqlite3.Connection, statement: str, table: str, credential_id: str, data_type: str,
-            external_ids: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for chunk in _chunks(list(external_ids)):
-        sql = statement.format(table=table, marks=",".join("?" * len(chunk)))
-        out.update(conn.execute(sql, (credential_id, data_type, *chunk)).fetchall())
-    return out
-
-
-class SqliteStore:
+class SqliteStore(StoreCore):
     kind = "sqlite"
 
     def __init__(self, path: str):
@@ -114,227 +175,73 @@ class SqliteStore:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+            for statement in split(statements("sqlite")["open"]):
+                conn.execute(statement)
         except (sqlite3.Error, OSError) as exc:  # a directory, no permission, not a database: bad configuration
             raise ConfigError(f"cannot open the SQLite database {path} (SQLITE_PATH): {exc}") from None
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=60000")
-        self._ready_tables: set[str] = set()
+        self._sqlite = SqliteConnector(conn)
+        super().__init__(self._sqlite)
 
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
-    def _rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        cur = self._conn.execute(sql, params)
-        cur.row_factory = sqlite3.Row  # type: ignore[assignment]
-        return [_decode(r) for r in cur.fetchall()]
-
-    def _add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
-        present = {r[0] for r in self._conn.execute(SQL.TABLE_COLUMNS, (table,)).fetchall()}
-        for column, decl in columns.items():
+    def _complete(self, table: str, script: str, template_table: str) -> None:
+        """Add the columns an older `table` lacks, declared as in `script`'s `template_table`."""
+        present = {r["name"] for r in self._sqlite.rows("table_columns", {"table": table})}
+        for column, declaration in _template(script)[template_table]:
             if column not in present:
-                self._conn.execute(SQL.ADD_COLUMN.format(table=quote_ident(table), column=quote_ident(column),
-                                                         decl=decl))
+                self._sqlite.run("add_column", {}, {"table": quote_ident(table), "column": quote_ident(column),
+                                                    "declaration": declaration})
 
     # -- schema -------------------------------------------------------------------------------------
     def init_db(self) -> None:
-        schema = resources.files("sync.store").joinpath("sql/sqlite_schema.sql").read_text()
-        with self._write() as conn:
-            for statement in schema.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            self._add_missing_columns("client_api_credentials", SQL.CREDENTIAL_COLUMNS)
-            self._add_missing_columns("client_api_sync_results", SQL.RESULT_COLUMNS)
-            for statement in SQL.INDEXES.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(SQL.CLEAR_SCHEMA_VERSION)
-            conn.execute(SQL.SET_SCHEMA_VERSION, (SQL.SCHEMA_VERSION,))
+        schema = read("sqlite_schema.sql")
+        with self._sqlite.write():
+            for statement in split(schema):
+                self._sqlite.conn.execute(statement)
+            for table in _template(schema):
+                self._complete(table, schema, table)
+            self._sqlite.run("indexes", {})
+            self._sqlite.run("key_results", {})
+            self._sqlite.run("set_schema_version", {"version": SCHEMA_VERSION})
 
-    def ensure_schema(self) -> None:
-        if self._conn.execute(SQL.TABLE_EXISTS, ("api_sync_schema_version",)).fetchone():
-            version = self._conn.execute(SQL.GET_SCHEMA_VERSION).fetchone()[0]
-            if (version or 0) >= SQL.SCHEMA_VERSION:
-                return
-        self.init_db()
-
-    def ensure_data_table(self, client_id: str) -> None:
+    def _create_data_table(self, client_id: str) -> None:
         name = data_table(client_id)
-        if name in self._ready_tables:
-            return
-        table = quote_ident(name)
-        with self._write() as conn:
-            conn.execute(SQL.CREATE_DATA_TABLE.format(table=table))
-            self._add_missing_columns(name, SQL.DATA_COLUMNS)
-            for statement in SQL.CREATE_DATA_INDEXES.format(
-                    table=table, dedup_index=quote_ident(f"{name}_dedup_key"),
-                    updated_index=quote_ident(f"{name}_updated_idx")).split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        self._ready_tables.add(name)
-
-    # -- integrations -------------------------------------------------------------------------------
-    def insert_integration(self, integration: Integration) -> None:
-        with self._write() as conn:
-            conn.execute(SQL.INSERT_INTEGRATION, {
-                "credential_id": integration.credential_id, "client_id": integration.client_id,
-                "platform_type": integration.platform_type, "display_name": integration.display_name,
-                "credentials": integration.credentials, "status": integration.status,
-                "is_active": int(integration.is_active), "next_sync_at": ts(integration.next_sync_at),
-                "sync_frequency_hours": integration.sync_frequency_hours, "now": ts(integration.created_at),
-            })
-
-    def get_integration(self, credential_id: str) -> Integration | None:
-        rows = self._rows(SQL.GET_INTEGRATION, (credential_id,))
-        return Integration(**rows[0]) if rows else None
-
-    def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]:
-        return [Integration(**r) for r in self._rows(SQL.LIST_INTEGRATIONS,
-                                                     {"client_id": client_id, "platform": platform})]
-
-    def delete_integration(self, credential_id: str) -> bool:
-        with self._write() as conn:
-            return conn.execute(SQL.DELETE_INTEGRATION, (credential_id,)).rowcount == 1
-
-    def set_credentials_blob(self, credential_id: str, token: str) -> None:
-        with self._write() as conn:
-            conn.execute(SQL.SET_CREDENTIALS_BLOB, (token, ts(datetime.now(timezone.utc)), credential_id))
-
-    def reset_cursors(self, credential_id: str, data_types: Sequence[str], due_now: bool, now: datetime) -> bool:
-        with self._write() as conn:  # BEGIN IMMEDIATE: no claim can slip in between the read and the write
-            row = conn.execute(SQL.GET_UNLEASED_STATE, (credential_id, ts(now))).fetchone()
-            if row is None:
-                return False  # unknown, or a sync holds its lease
-            state = json.loads(row[0] or "{}")
-            state = {k: v for k, v in state.items() if k not in data_types} if isinstance(state, dict) else {}
-            conn.execute(SQL.SET_STATE_AND_NEXT, (json.dumps(state), None if due_now else row[1], ts(now),
-                                                  credential_id))
-            return True
+        parts = {"table": quote_ident(name), "dedup_index": quote_ident(f"{name}_dedup_key"),
+                 "updated_index": quote_ident(f"{name}_updated_idx")}
+        with self._sqlite.write():
+            self._sqlite.run("create_data_table", {}, parts)
+            self._complete(name, self._sqlite.sql.render("create_data_table", {"table": "t"}), "t")
+            self._sqlite.run("create_data_indexes", {}, parts)
 
     # -- scheduling ---------------------------------------------------------------------------------
-    @staticmethod
-    def _due_params(now: datetime, params: RunParams) -> dict[str, Any]:
-        return {"force": int(params.force), "now": ts(now), "client_id": params.client_id,
-                "platform": params.platform}
-
-    def list_due(self, now: datetime, params: RunParams) -> list[Integration]:
-        return [Integration(**r) for r in self._rows(SQL.LIST_DUE, self._due_params(now, params))]
-
-    def claim_next(self, now: datetime, params: RunParams, worker_id: str, lease_until: datetime,
+    def claim_next(self, now: datetime, params: RunParams, worker: WorkerId, lease_until: datetime,
                    exclude: Sequence[str]) -> Integration | None:
-        excluded = set(exclude)
-        with self._write() as conn:
-            for credential_id, previous in conn.execute(SQL.CLAIM_CANDIDATES, self._due_params(now, params)):
-                if credential_id not in excluded:
-                    conn.execute(SQL.CLAIM, (worker_id, ts(lease_until), credential_id))
-                    break
-            else:
+        # Inside BEGIN IMMEDIATE: SQLite's single writer lock makes select-then-update atomic.
+        with self._sqlite.write():
+            due = self._sqlite.rows("list_due", {**rows.due_params(now, params), "exclude": list(exclude),
+                                                 "limit": 1})
+            if not due:
                 return None
-        integration = self.get_integration(credential_id)
-        if integration is not None:
-            integration.previous_holder = previous
-        return integration
-
-    def renew_lease(self, credential_id: str, worker_id: str, lease_until: datetime) -> bool:
-        with self._write() as conn:
-            return conn.execute(SQL.RENEW_LEASE, (ts(lease_until), credential_id, worker_id)).rowcount == 1
+            row = due[0]
+            self._sqlite.count("claim", {"credential_id": row["credential_id"], "worker_id": str(worker),
+                                         "lease_until": lease_until})
+        return rows.integration({**row, "locked_by": str(worker), "locked_until": lease_until,
+                                 "previous_holder": row["locked_by"]})
 
     # -- data ---------------------------------------------------------------------------------------
-    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
-                        external_ids: Sequence[str]) -> dict[str, datetime | None]:
-        raw = _lookup(self._conn, SQL.STORED_VERSIONS, quote_ident(data_table(client_id)), credential_id,
-                      data_type, external_ids)
-        return {k: parse_ts(v) for k, v in raw.items()}
-
     @contextmanager
     def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker_id: str) -> Iterator[SqlitePageTransaction]:
-        with self._write() as conn:
-            yield SqlitePageTransaction(conn, quote_ident(data_table(client_id)), credential_id, platform,
-                                        data_type, worker_id)
+                         worker: WorkerId) -> Iterator[SqlitePageTransaction]:
+        with self._sqlite.write():
+            yield SqlitePageTransaction(self._sqlite, normalize_uuid(client_id), credential_id, platform, data_type,
+                                        str(worker))
 
-    # -- results ------------------------------------------------------------------------------------
-    def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker_id: str) -> None:
-        with self._write() as conn:
-            conn.execute(SQL.INSERT_RESULT, {
-                "result_id": result.result_id, "run_id": result.run_id, "client_id": result.client_id,
-                "credential_id": result.credential_id, "platform_type": result.platform_type,
-                "records_fetched": result.records_fetched, "records_stored": result.records_stored,
-                "sync_duration_seconds": result.duration_seconds, "success": int(result.success),
-                "data_types_synced": json.dumps(result.data_types_synced()), "triggered_by": result.triggered_by,
-                "error_message": result.error_message, "started_at": ts(result.started_at),
-                "finished_at": ts(result.finished_at),
-            })
-            conn.execute(SQL.FINISH_INTEGRATION, {
-                "status": update.status, "error_message": update.error_message,
-                "consecutive_failures": update.consecutive_failures, "last_sync_at": ts(update.last_sync_at),
-                "next_sync_at": ts(update.next_sync_at), "now": ts(result.finished_at),
-                "credential_id": result.credential_id, "worker_id": worker_id,
-            })
-
-    def start_run(self, run_id: str, params: RunParams, started_at: datetime) -> None:
-        with self._write() as conn:
-            conn.execute(SQL.START_RUN, (run_id, params.triggered_by, json.dumps(params.as_json()), ts(started_at)))
-
-    def close_abandoned_runs(self, now: datetime, older_than: datetime, message: str) -> int:
-        with self._write() as conn:
-            return conn.execute(SQL.CLOSE_ABANDONED_RUNS,
-                                {"now": ts(now), "older_than": ts(older_than), "message": message}).rowcount
-
-    def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None:
-        with self._write() as conn:
-            conn.execute(SQL.FINISH_RUN, (status, ts(finished_at), json.dumps(summary), run_id))
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._rows(SQL.GET_RUN, (run_id,))
-        return rows[0] if rows else None
-
-    def list_results(self, credential_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
-        return self._rows(SQL.LIST_RESULTS, {"credential_id": credential_id, "run_id": run_id})
-
-    # -- SKU analysis ---------------------------------------------------------------------------------
-    def list_client_ids(self) -> list[str]:
-        return [r[0] for r in self._conn.execute(SQL.LIST_CLIENT_IDS).fetchall()]
-
-    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
-        self.ensure_data_table(client_id)
-        sql = SQL.DATA_BATCH.format(table=quote_ident(data_table(client_id)), marks=",".join("?" * len(data_types)))
-        last_id = 0
-        while True:
-            batch = self._conn.execute(sql, (last_id, *data_types, batch_size)).fetchall()
-            for row_id, credential_id, platform, data_type, external_id, data in batch:
-                yield DataRow(credential_id=credential_id, platform_type=platform, data_type=data_type,
-                              external_id=external_id, data=json.loads(data) if isinstance(data, str) else data)
-            if len(batch) < batch_size:
-                return
-            last_id = batch[-1][0]
-
-    def replace_sku_cache(self, client_id: str, rows: Sequence[SkuRow]) -> None:
+    # -- SKU analysis -------------------------------------------------------------------------------
+    def replace_sku_cache(self, client_id: str, sku_rows: Sequence[SkuRow]) -> None:
         name = sku_cache_table(client_id)
-        table = quote_ident(name)
-        with self._write() as conn:
-            conn.execute(SQL.CREATE_SKU_CACHE.format(table=table))
-            self._add_missing_columns(name, SQL.SKU_CACHE_COLUMNS)
-            conn.execute(SQL.CLEAR_SKU_CACHE.format(table=table))
-            conn.executemany(SQL.INSERT_SKU_ROW.format(table=table), [
-                (r.sku, r.title, json.dumps(r.platforms), r.units_sold_7d, r.units_sold_30d, r.units_sold_90d,
-                 r.orders_30d, _number(r.revenue_30d), r.currency_code, r.inventory_available,
-                 _number(r.avg_daily_units_30d), _number(r.days_of_cover), ts(r.last_sold_at), ts(r.computed_at))
-                for r in rows
-            ])
-
-
-def _number(value: Decimal | None) -> str | None:
-    # Text into a NUMERIC column: SQLite stores it as an exact integer or a REAL, as it fits.
-    return None if value is None else str(value)
+        parts = {"table": quote_ident(name)}
+        with self._sqlite.write():
+            self._sqlite.run("create_sku_cache", {}, parts)
+            self._complete(name, self._sqlite.sql.render("create_sku_cache", {"table": "t"}), "t")
+            self._sqlite.run("clear_sku_cache", {}, parts)
+            self._sqlite.many("insert_sku_row", [{k: _encode(v) for k, v in asdict(r).items()} for r in sku_rows],
+                              parts)

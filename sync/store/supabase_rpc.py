@@ -9,7 +9,6 @@ Error messages name the function and the database's own words, never the key.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -17,44 +16,21 @@ import httpx
 from postgrest.exceptions import APIError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from ..config import env_number
+from ..config import SupabaseOptions
 from ..errors import ConfigError
 from .base import LeaseLost
+from .migration import MIGRATION
 
 log = logging.getLogger("api_sync_cron")
 
-FUNCTIONS_FILE = "sync/store/sql/supabase_functions.sql"
-SCHEMA_FILE = "sync/store/sql/postgres_schema.sql"
 INSTALL_HINT = (
-    f"open the Supabase SQL editor and run {SCHEMA_FILE}, then {FUNCTIONS_FILE} (or run "
-    "`python -m sync init-db` once with DATABASE_URL set to the project's connection string)"
+    f"apply the migration {MIGRATION} (`supabase db push`, or paste it into the Supabase SQL editor and "
+    "run it), or run `python -m sync init-db` once with DATABASE_URL set to the project's connection string"
 )
-LEASE_LOST_SQLSTATE = "ASL01"  # raised by api_sync_write_page (supabase_functions.sql)
+LEASE_LOST_SQLSTATE = "ASL01"  # raised by api_sync_save_state (postgres_functions.sql)
 # PostgREST's own "could not reach the database" codes, and the gateway's 5xx without a JSON body.
 _TRANSIENT_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003", "40001", "40P01", "500", "502", "503",
                     "504", "520"}
-
-
-@dataclass(frozen=True)
-class RestOptions:
-    """Tuning knobs, from the environment (documented in the README's Supabase section)."""
-
-    timeout_seconds: float = 60.0  # SUPABASE_HTTP_TIMEOUT_SECONDS: one request, e.g. a page write
-    attempts: int = 4  # SUPABASE_RETRY_ATTEMPTS: tries per call on a transient failure
-    retry_base_seconds: float = 0.5  # SUPABASE_RETRY_BASE_SECONDS: first backoff, doubled each time
-    max_request_bytes: int = 4_000_000  # SUPABASE_MAX_REQUEST_BYTES: a larger page is sent in parts
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None) -> "RestOptions":
-        env = env or {}
-
-        return cls(
-            timeout_seconds=env_number(env, "SUPABASE_HTTP_TIMEOUT_SECONDS", cls.timeout_seconds, 0.1),
-            attempts=int(env_number(env, "SUPABASE_RETRY_ATTEMPTS", cls.attempts, 1, integer=True)),
-            retry_base_seconds=env_number(env, "SUPABASE_RETRY_BASE_SECONDS", cls.retry_base_seconds, 0.0),
-            max_request_bytes=int(env_number(env, "SUPABASE_MAX_REQUEST_BYTES", cls.max_request_bytes, 1024,
-                                             integer=True)),
-        )
 
 
 class SupabaseRestError(Exception):
@@ -83,7 +59,7 @@ def _transient(exc: BaseException) -> bool:
 class RestClient:
     """One supabase-py client; `rpc()` and `select()` return decoded JSON or raise a meaningful error."""
 
-    def __init__(self, url: str, key: str, options: RestOptions):
+    def __init__(self, url: str, key: str, options: SupabaseOptions):
         from supabase import ClientOptions, create_client  # imported here: only this store needs it
 
         if not url or not key:

@@ -52,6 +52,19 @@ ALTER TABLE client_api_sync_results ADD COLUMN IF NOT EXISTS sync_triggered_by t
 ALTER TABLE client_api_sync_results ADD COLUMN IF NOT EXISTS error_message text;
 ALTER TABLE client_api_sync_results ADD COLUMN IF NOT EXISTS started_at timestamptz;
 ALTER TABLE client_api_sync_results ADD COLUMN IF NOT EXISTS finished_at timestamptz;
+-- The guide's first table had no primary key: result_id (added above, filled for existing rows by its
+-- default) becomes the key. A row with no id, or one sharing its id with another, gets a fresh one first,
+-- so every row is kept. A table with another primary key of its own is left as it is.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = 'client_api_sync_results'::regclass AND contype = 'p') THEN
+        UPDATE client_api_sync_results r SET result_id = gen_random_uuid()
+        FROM (SELECT ctid, row_number() OVER (PARTITION BY result_id) AS n FROM client_api_sync_results) d
+        WHERE r.ctid = d.ctid AND (r.result_id IS NULL OR d.n > 1);
+        ALTER TABLE client_api_sync_results ADD PRIMARY KEY (result_id);
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS client_api_sync_results_credential_idx
     ON client_api_sync_results (credential_id, started_at DESC);
 CREATE INDEX IF NOT EXISTS client_api_sync_results_run_idx ON client_api_sync_results (run_id);
