@@ -94,7 +94,7 @@ def test_one_write_call_per_page(settings, supabase_project):
     assert summary.synced == 1
     requests = supabase_project.emulator.requests
     assert requests["POST rpc/api_sync_write_page"] == 4
-    assert requests["POST rpc/api_sync_stored_hashes"] == 4
+    assert requests["POST rpc/api_sync_stored_object"] == 4
     assert requests["POST rpc/api_sync_finish_attempt"] == 1
 
 

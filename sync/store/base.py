@@ -60,6 +60,17 @@ class SkuRow:
     computed_at: datetime
 
 
+@dataclass(frozen=True)
+class PageScope:
+    """What one page transaction writes: one data type of one integration, by one worker."""
+
+    client_id: str  # canonical lower-case
+    credential_id: str
+    platform: str
+    data_type: str
+    worker_id: str  # str(WorkerId)
+
+
 class PageTransaction(Protocol):
     """One page of one data type, committed atomically with the stream's cursor."""
 

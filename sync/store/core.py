@@ -18,7 +18,7 @@ from .. import timeutil
 from ..ids import data_table, normalize_uuid
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult, WorkerId
 from . import rows
-from .base import DataRow, PageTransaction, SkuRow
+from .base import DataRow, PageScope, PageTransaction, SkuRow
 from .rows import Json
 from .statements import SCHEMA_VERSION
 
@@ -118,6 +118,10 @@ class StoreCore:
 
     def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
                          worker: WorkerId) -> AbstractContextManager[PageTransaction]:
+        return self._page(PageScope(normalize_uuid(client_id), credential_id, platform, data_type, str(worker)))
+
+    def _page(self, scope: PageScope) -> AbstractContextManager[PageTransaction]:
+        """One page's transaction: what each store does its own way."""
         raise NotImplementedError
 
     # -- results and runs ---------------------------------------------------------------------------

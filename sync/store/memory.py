@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 
-from ..ids import normalize_uuid
-from ..models import WorkerId
-from .base import LeaseLost, StagedRow
+from .base import LeaseLost, PageScope, StagedRow
 from .core import StoreCore
 from .rows import Json
 from .statements import SCHEMA_VERSION
@@ -207,18 +205,15 @@ class MemoryConnector:
 
 
 class MemoryPageTransaction:
-    def __init__(self, db: MemoryConnector, client_id: str, credential_id: str, platform: str, data_type: str,
-                 worker_id: str):
+    def __init__(self, db: MemoryConnector, scope: PageScope):
         self._db = db
-        self._client_id = client_id
-        self._key = (credential_id, data_type)
-        self._platform = platform
-        self._worker_id = worker_id
+        self.scope = scope
+        self._key = (scope.credential_id, scope.data_type)
         self._rows: list[tuple[StagedRow, bool, datetime]] = []
         self._state: tuple[dict[str, Any] | None, datetime] | None = None
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
-        table = self._db.data.get(self._client_id, {})
+        table = self._db.data.get(self.scope.client_id, {})
         return {i: table[(*self._key, i)]["record_hash"] for i in external_ids if (*self._key, i) in table}
 
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
@@ -227,12 +222,12 @@ class MemoryPageTransaction:
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         integration = self._db.integrations.get(self._key[0])
-        if integration is None or integration["locked_by"] != self._worker_id:
+        if integration is None or integration["locked_by"] != self.scope.worker_id:
             raise LeaseLost(f"lease on integration {self._key[0]} was lost")
         self._state = (copy.deepcopy(state), lease_until)
 
     def commit(self) -> None:
-        table = self._db.data.setdefault(self._client_id, {})
+        table = self._db.data.setdefault(self.scope.client_id, {})
         if any(is_new and (*self._key, row.external_id) in table for row, is_new, _ in self._rows):
             raise LeaseLost(f"another worker wrote integration {self._key[0]}'s records meanwhile")
         for row, _, now in self._rows:
@@ -243,7 +238,7 @@ class MemoryPageTransaction:
             if stored is None:
                 self._db.next_id += 1
                 stored = table[key] = {"id": self._db.next_id, "credential_id": self._key[0],
-                                       "platform_type": self._platform, "data_type": self._key[1],
+                                       "platform_type": self.scope.platform, "data_type": self._key[1],
                                        "external_id": row.external_id, "first_synced_at": now}
             stored.update(data=json.loads(row.data_json), record_hash=row.record_hash,
                           source_updated_at=row.source_updated_at, last_synced_at=now)
@@ -267,10 +262,8 @@ class MemoryStore(StoreCore):
         pass
 
     @contextmanager
-    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker: WorkerId) -> Iterator[MemoryPageTransaction]:
+    def _page(self, scope: PageScope) -> Iterator[MemoryPageTransaction]:
         with self.memory.lock:
-            tx = MemoryPageTransaction(self.memory, normalize_uuid(client_id), credential_id, platform, data_type,
-                                       str(worker))
+            tx = MemoryPageTransaction(self.memory, scope)
             yield tx
             tx.commit()

@@ -19,8 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..errors import ConfigError
-from ..ids import normalize_uuid
-from ..models import WorkerId
+from .base import PageScope
 from .core import StoreCore
 from .postgres_page import PostgresPageTransaction
 from .rows import Json
@@ -102,8 +101,6 @@ class PostgresStore(StoreCore):
 
     # -- data ---------------------------------------------------------------------------------------
     @contextmanager
-    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker: WorkerId) -> Iterator[PostgresPageTransaction]:
+    def _page(self, scope: PageScope) -> Iterator[PostgresPageTransaction]:
         with self._conn.transaction():
-            yield PostgresPageTransaction(self._conn, normalize_uuid(client_id), credential_id, platform,
-                                          data_type, str(worker))
+            yield PostgresPageTransaction(self._conn, scope)

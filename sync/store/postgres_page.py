@@ -23,29 +23,24 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from ..ids import data_table, quote_ident
-from .base import LeaseLost, StagedRow
+from .base import LeaseLost, PageScope, StagedRow
 from .statements import statements
 
 LEASE_LOST_SQLSTATE = "ASL01"  # raised by api_sync_save_state
 
 
 class PostgresPageTransaction:
-    def __init__(self, conn: psycopg.Connection, client_id: str, credential_id: str, platform: str,
-                 data_type: str, worker_id: str):
+    def __init__(self, conn: psycopg.Connection, scope: PageScope):
         self._conn = conn
         self._sql = statements("postgres")
-        self._client_id = client_id
-        self._credential_id = credential_id
-        self._platform = platform
-        self._data_type = data_type
-        self._worker_id = worker_id
+        self.scope = scope
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
         if not external_ids:
             return {}
         with self._conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(self._sql["stored_hashes"],
-                        (self._client_id, self._credential_id, self._data_type, list(external_ids)))
+            cur.execute(self._sql["stored_hashes"], (self.scope.client_id, self.scope.credential_id,
+                                                     self.scope.data_type, list(external_ids)))
             return dict(cur.fetchall())
 
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
@@ -55,19 +50,20 @@ class PostgresPageTransaction:
             except psycopg.errors.UniqueViolation:
                 # A row this page found absent is there now: only another sync of the same integration
                 # writes these keys, so the lease was lost. The page rolls back.
-                raise LeaseLost(f"another worker wrote integration {self._credential_id}'s records meanwhile") \
-                    from None
+                raise LeaseLost(f"another worker wrote integration {self.scope.credential_id}'s records "
+                                "meanwhile") from None
         if changed:
             self._conn.execute(self._sql["upsert_rows"], {
-                "client_id": self._client_id, "credential_id": self._credential_id, "platform": self._platform,
-                "data_type": self._data_type, "now": now, "external_ids": [r.external_id for r in changed],
+                "client_id": self.scope.client_id, "credential_id": self.scope.credential_id,
+                "platform": self.scope.platform, "data_type": self.scope.data_type, "now": now,
+                "external_ids": [r.external_id for r in changed],
                 "data": [r.data_json for r in changed], "hashes": [r.record_hash for r in changed],
                 "updated": [r.source_updated_at for r in changed],
             })
 
     def _copy_new(self, rows: Sequence[StagedRow], now: datetime) -> None:
-        fixed = (self._credential_id, self._platform, self._data_type)
-        table = quote_ident(data_table(self._client_id))
+        fixed = (self.scope.credential_id, self.scope.platform, self.scope.data_type)
+        table = quote_ident(data_table(self.scope.client_id))
         with self._conn.cursor().copy(self._sql.render("copy_new_rows", {"table": table})) as copy:
             for row in rows:
                 copy.write_row((*fixed, row.external_id, row.data_json, row.record_hash, row.source_updated_at,
@@ -76,9 +72,10 @@ class PostgresPageTransaction:
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         try:
             self._conn.execute(self._sql["save_state"], {
-                "credential_id": self._credential_id, "worker_id": self._worker_id, "data_type": self._data_type,
-                "state": Jsonb(state) if state is not None else None, "lease_until": lease_until})
+                "credential_id": self.scope.credential_id, "worker_id": self.scope.worker_id,
+                "data_type": self.scope.data_type, "state": Jsonb(state) if state is not None else None,
+                "lease_until": lease_until})
         except psycopg.Error as exc:
             if exc.sqlstate == LEASE_LOST_SQLSTATE:
-                raise LeaseLost(f"lease on integration {self._credential_id} was lost") from None
+                raise LeaseLost(f"lease on integration {self.scope.credential_id} was lost") from None
             raise

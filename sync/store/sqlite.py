@@ -19,10 +19,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .. import timeutil
 from ..errors import ConfigError
-from ..ids import data_table, normalize_uuid, quote_ident, sku_cache_table
+from ..ids import data_table, quote_ident, sku_cache_table
 from ..models import Integration, RunParams, WorkerId
 from . import rows
-from .base import LeaseLost, SkuRow, StagedRow
+from .base import LeaseLost, PageScope, SkuRow, StagedRow
 from .core import StoreCore
 from .rows import Json
 from .statements import SCHEMA_VERSION, read, split, statements
@@ -132,38 +132,35 @@ def _template(script: str) -> dict[str, list[tuple[str, str]]]:
 
 
 class SqlitePageTransaction:
-    def __init__(self, db: SqliteConnector, client_id: str, credential_id: str, platform: str, data_type: str,
-                 worker_id: str):
+    def __init__(self, db: SqliteConnector, scope: PageScope):
         self._db = db
-        self._client_id = client_id
-        self._credential_id = credential_id
-        self._platform = platform
-        self._data_type = data_type
-        self._worker_id = worker_id
+        self.scope = scope
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
         if not external_ids:
             return {}
-        cur = self._db.run("stored_hashes", {"client_id": self._client_id, "credential_id": self._credential_id,
-                                             "data_type": self._data_type, "external_ids": list(external_ids)})
+        cur = self._db.run("stored_hashes", {"client_id": self.scope.client_id, "credential_id": self.scope.credential_id,
+                                             "data_type": self.scope.data_type, "external_ids": list(external_ids)})
         return dict(cur.fetchall())
 
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
         # One upsert for both: the page holds SQLite's single writer lock, so no other writer can have
         # stored a "new" row meanwhile (and the lease is checked in this transaction).
         stamp = timeutil.fixed(now)
+        fixed = (self.scope.credential_id, self.scope.platform, self.scope.data_type)
         self._db.many("upsert_rows", [
-            (self._credential_id, self._platform, self._data_type, r.external_id, r.data_json, r.record_hash,
+            (*fixed, r.external_id, r.data_json, r.record_hash,
              timeutil.fixed(r.source_updated_at) if r.source_updated_at else None, stamp, stamp)
             for part in (new, changed) for r in part
-        ], {"table": quote_ident(data_table(self._client_id))})
+        ], {"table": quote_ident(data_table(self.scope.client_id))})
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         saved = self._db.count("save_state", {
-            "credential_id": self._credential_id, "worker_id": self._worker_id, "data_type": self._data_type,
-            "state": Json(state) if state is not None else None, "lease_until": lease_until})
+            "credential_id": self.scope.credential_id, "worker_id": self.scope.worker_id,
+            "data_type": self.scope.data_type, "state": Json(state) if state is not None else None,
+            "lease_until": lease_until})
         if saved != 1:
-            raise LeaseLost(f"lease on integration {self._credential_id} was lost")
+            raise LeaseLost(f"lease on integration {self.scope.credential_id} was lost")
 
 
 class SqliteStore(StoreCore):
@@ -229,11 +226,9 @@ class SqliteStore(StoreCore):
 
     # -- data ---------------------------------------------------------------------------------------
     @contextmanager
-    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker: WorkerId) -> Iterator[SqlitePageTransaction]:
+    def _page(self, scope: PageScope) -> Iterator[SqlitePageTransaction]:
         with self._sqlite.write():
-            yield SqlitePageTransaction(self._sqlite, normalize_uuid(client_id), credential_id, platform, data_type,
-                                        str(worker))
+            yield SqlitePageTransaction(self._sqlite, scope)
 
     # -- SKU analysis -------------------------------------------------------------------------------
     def replace_sku_cache(self, client_id: str, sku_rows: Sequence[SkuRow]) -> None:

@@ -25,9 +25,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from .. import timeutil
 from ..config import Settings, SupabaseOptions
 from ..errors import ConfigError
-from ..ids import normalize_uuid
-from ..models import WorkerId
-from .base import StagedRow
+from .base import PageScope, StagedRow
 from .core import StoreCore
 from .rows import Json
 from .statements import SCHEMA_VERSION
@@ -51,9 +49,9 @@ _READS = {
 # Calls that must not be sent twice: a lost answer to one that went through would claim a second
 # integration, or store a second row.
 _ONCE = {"claim_next", "insert_integration", "finish_attempt"}
-# Operations whose function answers one JSON object {external_id: value} (one request, whatever
-# Supabase's "Max rows" is) for what the other stores read as rows.
-_OBJECTS = {"stored_versions": "source_updated_at"}
+# Operations the other stores read as rows of api_sync_stored: over REST one JSON object
+# {external_id: value} from api_sync_stored_object (one request, whatever Supabase's "Max rows" is).
+_STORED = {"stored_versions": "source_updated_at", "stored_hashes": "record_hash"}
 
 
 def _arg(value: Any) -> Any:
@@ -82,12 +80,14 @@ class RestConnector:
             table, columns, filters, order = _READS[name]
             eq = {column: params.get("platform" if column == "platform_type" else column) for column in filters}
             return self.rest.select(table, columns, eq=eq, order=order)
-        if name in _OBJECTS:
-            found = self.call(name, params) or {}
-            return [{"external_id": k, _OBJECTS[name]: v} for k, v in found.items()]
+        if name in _STORED:
+            return [{"external_id": k, _STORED[name]: v} for k, v in self.stored(name, params).items()]
         if name == "list_due":  # a set Supabase's "Max rows" may cut: read page by page
             return self.rest.rpc_rows("api_sync_list_due", {f"p_{k}": _arg(v) for k, v in params.items()})
         return list(self.call(name, params) or [])
+
+    def stored(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("stored_object", {**params, "field": _STORED[name]}) or {}
 
     def value(self, name: str, params: Mapping[str, Any]) -> Any:
         return self.call(name, params)
@@ -104,11 +104,7 @@ class SupabasePageTransaction:
     """Collects one page; `SupabaseStore.page_transaction` sends it as one atomic call on exit."""
 
     db: RestConnector
-    client_id: str
-    credential_id: str
-    platform: str
-    data_type: str
-    worker_id: str
+    scope: PageScope
     rows: list[StagedRow] = field(default_factory=list)
     now: datetime | None = None
     state: dict[str, Any] | None = None
@@ -118,9 +114,9 @@ class SupabasePageTransaction:
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
         if not external_ids:
             return {}
-        return self.db.value("stored_hashes", {"client_id": self.client_id, "credential_id": self.credential_id,
-                                               "data_type": self.data_type,
-                                               "external_ids": list(external_ids)}) or {}
+        return self.db.stored("stored_hashes", {"client_id": self.scope.client_id,
+                                                "credential_id": self.scope.credential_id,
+                                                "data_type": self.scope.data_type, "external_ids": list(external_ids)})
 
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
         self.rows.extend(new)
@@ -139,8 +135,8 @@ class SupabasePageTransaction:
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             counts = self.db.value("write_page", {
-                "client_id": self.client_id, "credential_id": self.credential_id, "platform": self.platform,
-                "data_type": self.data_type, "worker_id": self.worker_id,
+                "client_id": self.scope.client_id, "credential_id": self.scope.credential_id,
+                "platform": self.scope.platform, "data_type": self.scope.data_type, "worker_id": self.scope.worker_id,
                 "rows": Json([{"external_id": r.external_id, "data": r.data_json, "record_hash": r.record_hash,
                                "source_updated_at": timeutil.iso(r.source_updated_at) if r.source_updated_at
                                else None} for r in part]),
@@ -206,10 +202,8 @@ class SupabaseStore(StoreCore):
 
     # -- data ---------------------------------------------------------------------------------------
     @contextmanager
-    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
-                         worker: WorkerId) -> Iterator[SupabasePageTransaction]:
-        tx = SupabasePageTransaction(self._db, normalize_uuid(client_id), credential_id, platform, data_type,
-                                     str(worker))
+    def _page(self, scope: PageScope) -> Iterator[SupabasePageTransaction]:
+        tx = SupabasePageTransaction(self._db, scope)
         yield tx  # an exception in the block leaves here: nothing was sent, as a rollback
         tx.commit(timeutil.utcnow())
-        log.debug("Page of %s written through Supabase REST: %s", data_type, tx.written)
+        log.debug("Page of %s written through Supabase REST: %s", scope.data_type, tx.written)

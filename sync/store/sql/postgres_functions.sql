@@ -27,6 +27,8 @@ DROP FUNCTION IF EXISTS api_sync_finish_attempt(jsonb, jsonb, text);
 DROP FUNCTION IF EXISTS api_sync_close_abandoned_runs(timestamptz, timestamptz, text);
 DROP FUNCTION IF EXISTS api_sync_get_run(uuid);
 DROP FUNCTION IF EXISTS api_sync_set_credentials(uuid, text);
+DROP FUNCTION IF EXISTS api_sync_stored_hashes(uuid, uuid, text, text[]);
+DROP FUNCTION IF EXISTS api_sync_stored_versions(uuid, uuid, text, text[]);
 
 -- What is installed: this file's version ("functions"), the schema version api_sync_init_db() brings
 -- ("schema_embedded"), both SCHEMA_VERSION of statements.py, and the database's ("schema"). The stores
@@ -301,21 +303,16 @@ BEGIN
 END
 $$;
 
--- api_sync_stored as one JSON object per column, for the REST store ({external_id: value}).
-CREATE OR REPLACE FUNCTION api_sync_stored_hashes(
-    p_client_id uuid, p_credential_id uuid, p_data_type text, p_external_ids text[]
+-- api_sync_stored as one JSON object {external_id: value of p_field}, for the REST store: one request
+-- whatever Supabase's "Max rows" is. p_field: record_hash or source_updated_at.
+CREATE OR REPLACE FUNCTION api_sync_stored_object(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_external_ids text[], p_field text
 ) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
-    SELECT COALESCE(jsonb_object_agg(external_id, record_hash), '{}'::jsonb)
-    FROM api_sync_stored(p_client_id, p_credential_id, p_data_type, p_external_ids)
-$$;
-
-CREATE OR REPLACE FUNCTION api_sync_stored_versions(
-    p_client_id uuid, p_credential_id uuid, p_data_type text, p_external_ids text[]
-) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
-    SELECT COALESCE(jsonb_object_agg(external_id, source_updated_at), '{}'::jsonb)
-    FROM api_sync_stored(p_client_id, p_credential_id, p_data_type, p_external_ids)
+    SELECT COALESCE(jsonb_object_agg(s.external_id, CASE p_field WHEN 'record_hash' THEN to_jsonb(s.record_hash)
+                                                                 ELSE to_jsonb(s.source_updated_at) END),
+                    '{}'::jsonb)
+    FROM api_sync_stored(p_client_id, p_credential_id, p_data_type, p_external_ids) AS s
 $$;
 
 -- Check and extend the lease and move the stream's cursor (when p_state is not null), in the caller's
