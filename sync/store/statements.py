@@ -1,4 +1,5 @@
-"""The stores' SQL, loaded from `sql/*.sql` by name: the one place a Python module holds SQL text.
+"""The stores' SQL, loaded from `sql/*.sql` by name: the one place a Python module holds SQL text (and
+the loader of any other package's `.sql` file in the same format).
 
 Each dialect keeps its named statements in `sql/<dialect>_queries.sql` (procrastinate's `queries.sql`
 format: a `-- name --` line, comment lines saying what it does, the statement); PostgreSQL's atomic
@@ -25,6 +26,11 @@ _PART = re.compile(r"\{([a-z_]+)\}")
 
 def read(filename: str) -> str:
     return resources.files("sync.store").joinpath("sql", filename).read_text(encoding="utf-8")
+
+
+def named_statements(package: str, filename: str) -> dict[str, str]:
+    """The named statements of a `.sql` file of another package (the Shopify bulk spool's, for one)."""
+    return parse(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
 
 
 def parse(text: str) -> dict[str, str]:

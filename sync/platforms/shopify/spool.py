@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
 from ...errors import IncompleteDataError
+from ...store.statements import named_statements, split
+
+SQL = named_statements("sync.platforms.shopify", "spool.sql")
 
 BATCH = 2000  # lines per insert
 
@@ -43,10 +46,8 @@ class Spool:
         os.close(fd)
         # Written by one thread (the download), read afterwards by another (the engine's fetch).
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8000", "temp_store=FILE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE roots (seq INTEGER PRIMARY KEY, id TEXT, line BLOB)")
-        self._db.execute("CREATE TABLE children (seq INTEGER PRIMARY KEY, parent TEXT, line BLOB)")
+        for statement in split(SQL["open"]):
+            self._db.execute(statement)
         self._seq = 0
         self._indexed = False
         self.orphans = 0
@@ -56,7 +57,7 @@ class Spool:
         """Spool one result file's lines (several files may go into one spool: the parts of one export)."""
         roots: list[tuple[int, str, bytes]] = []
         children: list[tuple[int, str, bytes]] = []
-        self._db.execute("BEGIN")
+        self._db.execute(SQL["begin"])
         try:
             for raw in lines:
                 try:
@@ -77,26 +78,23 @@ class Spool:
                     self._flush(roots, children)
             self._flush(roots, children)
         finally:
-            self._db.execute("COMMIT")
+            self._db.execute(SQL["commit"])
 
     def _flush(self, roots: list, children: list) -> None:
         if roots:
-            self._db.executemany("INSERT INTO roots VALUES (?, ?, ?)", roots)
+            self._db.executemany(SQL["add_root"], roots)
             roots.clear()
         if children:
-            self._db.executemany("INSERT INTO children VALUES (?, ?, ?)", children)
+            self._db.executemany(SQL["add_child"], children)
             children.clear()
 
     def _index(self) -> None:
         if not self._indexed:
-            # Built once after loading: cheaper than keeping them up to date line by line.
-            self._db.execute("CREATE INDEX children_by_parent ON children (parent, seq)")
-            self._db.execute("CREATE INDEX roots_by_id ON roots (id)")
-            self._db.execute("ANALYZE")
+            for statement in split(SQL["index"]):  # once, after loading (cheaper than line by line)
+                self._db.execute(statement)
             self._indexed = True
-        (children,) = self._db.execute("SELECT count(*) FROM children").fetchone()
-        (placed,) = self._db.execute(
-            "SELECT count(*) FROM children WHERE parent IN (SELECT id FROM roots)").fetchone()
+        (children,) = self._db.execute(SQL["count_children"]).fetchone()
+        (placed,) = self._db.execute(SQL["count_placed_children"]).fetchone()
         self.orphans = children - placed
 
     def check_orphans(self, what: str, shop: str) -> None:
@@ -112,9 +110,7 @@ class Spool:
         self._index()
         current: dict[str, Any] | None = None
         current_seq = None
-        rows = self._db.execute(
-            "SELECT r.seq, r.line, c.line FROM roots r LEFT JOIN children c ON c.parent = r.id "
-            "ORDER BY r.seq, c.seq")
+        rows = self._db.execute(SQL["roots_with_children"])
         for seq, root_line, child_line in rows:
             if seq != current_seq:
                 if current is not None:
@@ -134,8 +130,7 @@ class Spool:
         (inventory levels under their location). Parents are few here and decoded once each."""
         self._index()
         parents: dict[str, dict[str, Any]] = {}
-        rows = self._db.execute(
-            "SELECT c.line, r.id, r.line FROM children c JOIN roots r ON r.id = c.parent ORDER BY c.seq")
+        rows = self._db.execute(SQL["children_with_parents"])
         for child_line, parent_id, parent_line in rows:
             parent = parents.get(parent_id)
             if parent is None:
