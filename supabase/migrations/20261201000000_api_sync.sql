@@ -366,6 +366,23 @@ BEGIN
 END
 $$;
 
+-- `python -m sync reset-cursor`: forget some data types' cursors, never under a live lease (the running
+-- sync would write its cursor back at its next page). False when leased or unknown.
+CREATE OR REPLACE FUNCTION api_sync_reset_cursors(
+    p_credential_id uuid, p_data_types text[], p_due_now boolean, p_now timestamptz
+) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE client_api_credentials
+    SET sync_state = CASE WHEN jsonb_typeof(sync_state) = 'object' THEN sync_state - p_data_types
+                          ELSE '{}'::jsonb END,
+        next_sync_at = CASE WHEN p_due_now THEN NULL ELSE next_sync_at END,
+        updated_at = p_now
+    WHERE credential_id = p_credential_id AND (locked_until IS NULL OR locked_until <= p_now);
+    RETURN FOUND;
+END
+$$;
+
 -- scheduling and leases ------------------------------------------------------------------------------
 
 -- SPEC section 3's "due": active, next_sync_at null or past (any time when forced), not leased, and
