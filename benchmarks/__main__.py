@@ -23,7 +23,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # The figure groups, in the order they are run and printed; other bench_*.py files follow.
-KNOWN = ("store", "memory", "parallel", "startup", "shopify_pacing", "amazon_pacing")
+KNOWN = ("store", "memory", "parallel", "startup", "shopify_pacing", "shopify_bulk", "amazon_pacing")
 
 
 def available() -> list[str]:

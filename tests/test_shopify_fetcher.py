@@ -239,3 +239,4 @@ def test_when_other_operations_hold_the_slots_the_export_waits_and_retries(emu):
     assert [e.root for e in log] == ["customers", "orders", "orders"]
     assert log[0].finished <= log[1].started and log[1].finished <= log[2].started  # one at a time
     assert shop.stats.requests["BulkRun"] > 3  # refused (LIMIT_REACHED) while the slot was held, then retried
+    assert shop.stats.requests["BulkRunning"] == 1  # whose operations hold the slots: asked once

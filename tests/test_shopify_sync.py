@@ -183,3 +183,39 @@ def test_first_sync_runs_the_exports_together_and_ungrouped_equals_grouped(fresh
         grouped_client, _ = add_shop_integration(grouped, domain, token)
         assert sync(grouped, grouped_client).success
         assert stored_hashes(grouped, grouped_client) == stored_hashes(settings, client_id)
+
+
+@pytest.mark.slow
+def test_at_restore_rate_50_a_small_delta_pages_a_large_one_exports_and_a_quiet_sync_is_cheap(fresh_pg_dsn, tmp_path):
+    """Paging 1,200 changed orders at 50 points/s would take about ten minutes by Shopify's figures; the
+    estimate sends them to a bulk export and the sync takes seconds. 30 changed orders page. A sync with
+    nothing changed sends one request per data type plus the connection test, and after the first sync
+    no request is refused for cost (THROTTLED or MAX_COST_EXCEEDED)."""
+    import time
+
+    domain, token = "rate-fifty.myshopify.com", "shpat_rate_fifty"
+    with ShopifyEmulator(restore_rate=50, bucket_size=1000) as emu:
+        shop = emu.add_shop(domain, token, orders=1300, products=20, customers=30, locations=2, seed=3)
+        settings = settings_for(emu, fresh_pg_dsn, tmp_path, SYNC_LOOKBACK_MINUTES="0")
+        client_id, _ = add_shop_integration(settings, domain, token)
+        assert sync(settings, client_id).success  # first sync: bulk exports
+        exports, refused = len(emu.bulk_log(domain)), (shop.stats.throttled, shop.stats.max_cost_exceeded)
+
+        before = shop.stats.total_requests
+        quiet = sync(settings, client_id)
+        assert quiet.success and all(c.new == c.updated == 0 for c in quiet.streams.values())
+        assert shop.stats.total_requests - before == 1 + len(DATA_TYPES)
+
+        emu.touch_orders(domain, 30)
+        small = sync(settings, client_id)
+        assert small.success and small.streams["orders"].updated == 30
+        assert len(emu.bulk_log(domain)) == exports  # paged
+
+        emu.touch_orders(domain, 1200)
+        started = time.monotonic()
+        large = sync(settings, client_id)
+        seconds = time.monotonic() - started
+        assert large.success and large.streams["orders"].updated >= 1200
+        assert seconds <= 90, f"1,200 changed orders took {seconds:.0f} s"
+        assert len(emu.bulk_log(domain)) > exports  # exported
+        assert (shop.stats.throttled, shop.stats.max_cost_exceeded) == refused

@@ -121,6 +121,7 @@ class BulkExports:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._spoolers: list[threading.Thread] = []
+        self._told_busy = False
 
     @property
     def concurrency(self) -> int:
@@ -229,7 +230,13 @@ class BulkExports:
             if codes & {"LIMIT_REACHED", "OPERATION_IN_PROGRESS"} or "already in progress" in message:
                 # Other operations (an earlier run's, another of this app's) hold the slots: ask again
                 # at the next poll, when one of them may have ended.
-                log.info("Shopify holds no free bulk slot for %s (%s): waiting", self.client.shop, message)
+                if not self._running and not self._told_busy:
+                    # None of ours: say whose (once; the listing costs points).
+                    nodes = self.client.execute(queries.BULK_RUNNING, operation="BulkRunning")["bulkOperations"]["nodes"]
+                    busy = [n["id"] for n in nodes if n.get("status") in ("CREATED", "RUNNING")]
+                    log.info("Shopify holds no free bulk slot for %s (%s); running: %s. Waiting", self.client.shop,
+                             message, ", ".join(busy) or "none listed")
+                    self._told_busy = True
                 return
             self._pop()
             self._finish(export, PlatformError(

@@ -231,6 +231,9 @@ query OldestOrder($query: String) {
 # The paged documents whose page size adapts to Shopify's answers (pagesize.py): the variable sized, and the
 # size the first request of an integration starts from (the documented cost formula's, safely under 1,000
 # points; Shopify's own figures usually allow more).
+# The first page of an incremental read asks at most this many records (levels per location for inventory):
+# it is charged its whole requested cost up front, and an hourly sync's delta is usually empty or small.
+FIRST_DELTA_PAGE = 10
 SIZED_VARIABLE = {"Orders": "first", "OrderLineItems": "first", "Products": "first", "ProductVariants": "first",
                   "Customers": "first", "Inventory": "levelsFirst", "LocationLevels": "first"}
 PAGE_SIZES = {"Orders": ORDERS_PAGE, "OrderLineItems": LINE_ITEMS_PAGE, "Products": PRODUCTS_PAGE,

@@ -185,7 +185,10 @@ class ShopStreams:
         search, _ = self.search_since(request)
         sizes = self.sizes(request)
         variables = self._first_variables(spec, search, with_count=True)
-        answer, cost = self._execute_sized(spec.document, variables, spec.operation, sizes)
+        # A small first page: most deltas of an hourly sync are empty or small, and a page's requested cost
+        # is charged up front, whatever comes back.
+        answer, cost = self._execute_sized(spec.document, variables, spec.operation, sizes,
+                                           cap=queries.FIRST_DELTA_PAGE)
         variables["withCount"] = False
         counted = answer.get(spec.count_root) or {}
         count = int(counted.get("count") or 0)
@@ -237,20 +240,22 @@ class ShopStreams:
         return self.plans.pop(request.data_type)
 
     # --- shared -------------------------------------------------------------------------------------------
-    def _execute_sized(self, document: str, variables: dict[str, Any], operation: str,
-                       sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _execute_sized(self, document: str, variables: dict[str, Any], operation: str, sizes: Sizes,
+                       cap: int | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Execute at the operation's current page size; the answer's requested cost sets the next size.
 
         On MAX_COST_EXCEEDED the page shrinks to what Shopify's reported `cost` says fits and the document
-        is sent again (a smaller page beats a failed sync).
+        is sent again (a smaller page beats a failed sync). `cap` bounds this one request's page (the
+        first page of a delta, whose size is not known yet).
         """
         sizer = sizes.sizer(operation)
         key = queries.SIZED_VARIABLE[operation]
         while True:
-            variables[key] = sizer.size
+            variables[key] = min(sizer.size, cap) if cap else sizer.size
+            expected = sizer.per_record * variables[key] if sizer.per_record else None
             try:
                 data, cost = self.client.execute_with_cost(document, variables, operation=operation,
-                                                           expected_cost=sizer.expected_cost())
+                                                           expected_cost=expected)
             except QueryTooCostly as exc:
                 if not sizer.refused(exc.cost, variables[key], exc.max_cost):
                     raise
@@ -365,8 +370,11 @@ class ShopStreams:
                      "query": search, "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         batch = Batch(self.options.page_records)
         newest: str | None = None
+        first = bool(search)
         while True:
-            data, _ = self._execute_sized(queries.INVENTORY, variables, "Inventory", sizes)
+            data, _ = self._execute_sized(queries.INVENTORY, variables, "Inventory", sizes,
+                                          cap=queries.FIRST_DELTA_PAGE if first else None)
+            first = False
             connection = data["locations"]
             for location in connection["nodes"]:
                 for level in self._location_levels(location, search, sizes):
