@@ -65,3 +65,14 @@ def no_orders_v0_calls():
     yield V0_ORDERS_LEDGER
     calls = V0_ORDERS_LEDGER.counts()
     assert not calls, f"Orders API v0 operations were called during the tests: {calls}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The reliability suites' figures (tests/reliability.py), printed at the end of the run."""
+    from .reliability import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
