@@ -73,7 +73,7 @@ def _load(settings, client: str, orders: int) -> None:
                    for start in range(0, orders, 1000)]
         batches.append(("inventory", [_level(s) for s in range(SKUS)]))
         for data_type, records in batches:
-            staged, _ = stage(Record(external_id=i, data=d) for i, d in records)
+            staged = stage(Record(external_id=i, data=d) for i, d in records).rows
             with store.page_transaction(client, credential, "shopify", data_type, WORKER) as tx:
                 tx.write(list(staged.values()), [], now)
     finally:

@@ -274,11 +274,12 @@ class SyncEngine:
         """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
         data_type = request.data_type
         stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
+        refused_examples: list[dedup.Refused] = []
         try:
             for page, staging in dedup.stage_ahead(connection.fetch(request), stager):
                 if leases.is_lost(integration.credential_id):
                     raise LeaseLost(integration.credential_id)
-                staged, repeats = staging.result()
+                staged, repeats, refused = staging.result()
                 with store.page_transaction(integration.client_id, integration.credential_id,
                                             integration.platform_type, data_type, worker_id) as tx:
                     plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
@@ -290,6 +291,14 @@ class SyncEngine:
                 counts.new += plan.new
                 counts.updated += plan.updated
                 counts.unchanged += plan.unchanged + page.skipped_unchanged
+                if refused:
+                    # The rest of the page is stored and the cursor moves: these records cannot be stored
+                    # as the platform gave them, so waiting for them would only hold back the others.
+                    counts.refused += len(refused)
+                    refused_examples.extend(refused[:3 - len(refused_examples)])
+                    for item in refused:
+                        log.warning("Record %s of %s could not be stored: %s", item.external_id, data_type,
+                                    item.reason)
                 self._progress.page_stored(integration, data_type, counts)
         except DataTypeSkipped as exc:
             counts.skipped = self._redactor.scrub(str(exc))
@@ -304,6 +313,12 @@ class SyncEngine:
             counts.error = self._redactor.scrub(f"unexpected error: {type(exc).__name__}: {exc}")
         finally:
             stager.shutdown(wait=False, cancel_futures=True)
+        if counts.refused:
+            examples = "; ".join(f"{r.external_id}: {r.reason}" for r in refused_examples)
+            more = f" and {counts.refused - len(refused_examples)} more" if counts.refused > len(refused_examples) else ""
+            refusal = (f"{counts.refused} record(s) could not be stored as the platform sent them ({examples}{more}); "
+                       "every other record was stored")
+            counts.error = self._redactor.scrub(f"{counts.error}; {refusal}" if counts.error else refusal)
         if counts.error:
             log.error("❌ %s failed after %d stored records: %s", data_type, counts.new + counts.updated, counts.error)
             return counts.error

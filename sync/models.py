@@ -121,12 +121,15 @@ class StreamCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    refused: int = 0  # records that could not be stored as given (an unusable id, ...): fetched, not stored
     skipped: str | None = None  # reason, when the data type was skipped
     error: str | None = None  # reason, when the data type failed
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"fetched": self.fetched, "new": self.new, "updated": self.updated,
                                "unchanged": self.unchanged}
+        if self.refused:
+            out["refused"] = self.refused
         if self.skipped:
             out["skipped"] = self.skipped
         if self.error:

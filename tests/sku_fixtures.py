@@ -134,7 +134,7 @@ def store_records(settings, client_id: str, credential_id: str, platform: str, d
     try:
         store.ensure_schema()
         store.ensure_data_table(client_id)
-        staged, _ = stage(Record(external_id=i, data=d) for i, d in records)
+        staged = stage(Record(external_id=i, data=d) for i, d in records).rows
         with store.page_transaction(client_id, credential_id, platform, data_type, TEST_WORKER) as tx:
             stored = tx.stored_hashes(list(staged))
             tx.write([r for i, r in staged.items() if i not in stored], [r for i, r in staged.items() if i in stored],

@@ -81,7 +81,8 @@ def test_lone_surrogate_from_a_truncated_emoji_is_stored_not_fatal():
 
 def test_classify_counts_new_updated_unchanged_and_repeats():
     records = [Record("1", {"v": 1}), Record("2", {"v": 2}), Record("3", {"v": 3}), Record("3", {"v": 4})]
-    staged, repeats = dedup.stage(records)
+    staged, repeats, refused = dedup.stage(records)
+    assert refused == []
     assert repeats == 1 and staged["3"].data_json == '{"v":4}'
     stored = {"1": staged["1"].record_hash, "2": "something else"}
     plan = dedup.classify(staged, stored, repeats)
