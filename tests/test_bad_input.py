@@ -187,7 +187,7 @@ def _as_datetime(value: Any) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres", pytest.param("supabase", marks=pytest.mark.long)])
 def fuzz_store(request, tmp_path_factory):
     """Settings on a store shared by every example of the module, and a client: each example adds an
     integration of its own to it (one data table for all, not one per example)."""
@@ -198,6 +198,18 @@ def fuzz_store(request, tmp_path_factory):
     if not _pg_available():
         pytest.fail("PostgreSQL is not reachable")
     with _fresh_schema() as dsn:
+        if request.param == "supabase":  # the REST store, through the PostgREST emulator: JSON all the way
+            from emulators.postgrest import PostgrestEmulator
+
+            from .supabase_fixtures import ensure_roles, install
+
+            ensure_roles()
+            install(dsn)
+            key = f"eyJhbGciOiJIUzI1NiJ9.service-{uuid.uuid4().hex}.sig"
+            with PostgrestEmulator(dsn, keys={key: "service_role"}) as emu:
+                yield make_settings("supabase", tmp, dsn, SUPABASE_URL=emu.url, SUPABASE_SERVICE_ROLE_KEY=key,
+                                    SUPABASE_RETRY_BASE_SECONDS="0.05"), str(uuid.uuid4())
+            return
         # A session time zone far from UTC: a timestamp without a zone must still be stored as UTC.
         yield make_settings("postgres", tmp, dsn + "%20-cTimeZone%3DAsia%2FKolkata"), str(uuid.uuid4())
 
