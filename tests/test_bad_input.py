@@ -386,7 +386,6 @@ def _check_broken_secrets(settings, platform: str, secrets: Any, tmp_path, monke
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(secrets=_secrets_for("shopify"))
-@pytest.mark.xfail(strict=True, reason="an access token beyond latin-1 fails the sync with UnicodeEncodeError")
 def test_broken_shopify_secrets_get_a_clear_error(platforms_env, secrets, tmp_path, monkeypatch, capsys):
     _check_broken_secrets(platforms_env, "shopify", secrets, tmp_path, monkeypatch, capsys)
 

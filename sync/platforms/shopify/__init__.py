@@ -88,8 +88,11 @@ class ShopifyPlatform:
     def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
         require_fields("shopify", secrets, ("shop_domain", "access_token"))
         normalize_domain(secrets["shop_domain"])
-        if not isinstance(secrets["access_token"], str) or any(c.isspace() for c in secrets["access_token"]):
-            raise CredentialError("shopify credentials have a malformed 'access_token' (it must be one word)")
+        token = secrets["access_token"]
+        # Shopify's tokens are ASCII (shpat_ + hex); anything else could not even go out as an HTTP header.
+        if not isinstance(token, str) or not token.isascii() or not token.isprintable() or " " in token:
+            raise CredentialError("shopify credentials have a malformed 'access_token' (it must be one word of "
+                                  "printable ASCII, as Shopify issues them)")
 
     def connect(self, secrets: Mapping[str, Any], settings: Settings) -> ShopifyConnection:
         self.validate_secrets(secrets)
