@@ -397,8 +397,138 @@ def test_broken_amazon_secrets_get_a_clear_error(platforms_env, secrets, tmp_pat
     _check_broken_secrets(platforms_env, "amazon", secrets, tmp_path, monkeypatch, capsys)
 
 
+# -- identifiers and names crafted as SQL -----------------------------------------------------------------
+
+SQL_TEXT = ["3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b'; DROP TABLE client_api_credentials; --",
+            "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b\"; DROP TABLE client_api_credentials; --",
+            "' OR '1'='1", "x\" OR 1=1 --", "orders'); DELETE FROM client_api_sync_results; --",
+            "$1; SELECT pg_sleep(10)", "orders\\", "{orders}", "a.b[0]", "$.orders", "%s", "%(data_type)s", "?"]
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(), st.sampled_from(SQL_TEXT), st.uuids().map(str),
+                 st.uuids().map(lambda u: f" {str(u).upper()} "), st.uuids().map(lambda u: "{" + u.hex + "}")))
+def test_a_client_id_is_a_uuid_or_refused_before_any_sql(text):
+    from sync.errors import ConfigError
+    from sync.ids import normalize_uuid, sku_cache_table
+
+    _seen["client_ids"] = _seen.get("client_ids", 0) + 1
+    try:
+        canonical = normalize_uuid(text)
+    except ConfigError as exc:
+        assert "is not a UUID" in str(exc)
+        return
+    assert canonical == str(uuid.UUID(canonical)) and canonical == canonical.lower()
+    assert data_table(text) == f"client_{canonical.replace('-', '_')}_data"
+    assert sku_cache_table(text).endswith("_sku_cache") and '"' not in data_table(text)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_client_ids_and_platforms_crafted_as_sql_are_refused_by_every_command(kind, tmp_path, request, monkeypatch,
+                                                                               capsys):
+    from fastapi.testclient import TestClient
+
+    from sync.admin_api import create_app
+    from sync.cli import main as cli
+    from sync.runner import cron_main, manual_main
+    from sync.sku.cli import main as sku_main
+
+    dsn = request.getfixturevalue("fresh_pg_dsn") if kind == "postgres" else None
+    settings = make_settings(kind, tmp_path, dsn, ADMIN_API_TOKEN="admin-token-for-the-sql-test")
+    client_id, credential_id = add(settings)
+    for key, value in settings.env.items():
+        monkeypatch.setenv(key, value)
+    secrets = tmp_path / "s.json"
+    secrets.write_text(json.dumps({"shop_domain": "x.myshopify.com", "access_token": "shpat_x"}))
+    crafted = SQL_TEXT[0]
+    calls = [
+        lambda: cli(["credentials", "add", "--client-id", crafted, "--platform", "shopify", "--name", "n",
+                     "--secrets-file", str(secrets)]),
+        lambda: cli(["credentials", "list", "--client-id", crafted]),
+        lambda: cli(["credentials", "remove", crafted]),
+        lambda: cli(["credentials", "test", crafted]),
+        lambda: cron_main(["--client-id", crafted, "--dry-run"]),
+        lambda: cron_main(["--client-id", crafted]),
+        lambda: manual_main([crafted]),
+        lambda: sku_main(["--client-id", crafted]),
+    ]
+    for call in calls:
+        try:
+            code = call()
+        except SystemExit as exc:  # argparse refusing a choice
+            code = exc.code
+        out, err = capsys.readouterr()
+        assert code == 2, (code, out, err)
+        assert "Traceback" not in err
+    with TestClient(create_app(settings)) as http:
+        headers = {"Authorization": "Bearer admin-token-for-the-sql-test"}
+        for query_string in (f"client_id_filter={crafted}", "platform_filter=shopify'; DROP TABLE x; --",
+                             "force_sync=true'; --"):
+            assert http.post(f"/api/admin/trigger-api-sync?{query_string}", headers=headers).status_code == 422
+        assert http.get(f"/api/admin/sync-runs/{crafted}", headers=headers).status_code == 422
+    # Nothing was dropped or written.
+    assert query(settings, "SELECT credential_id FROM client_api_credentials") == [(credential_id,)] or \
+        [str(r[0]) for r in query(settings, "SELECT credential_id FROM client_api_credentials")] == [credential_id]
+    assert query(settings, "SELECT count(*) FROM client_api_sync_results")[0][0] == 0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def plain_store(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"sql-{request.param}")
+    if request.param == "sqlite":
+        yield make_settings("sqlite", tmp), str(uuid.uuid4())
+        return
+    with _fresh_schema() as dsn:
+        yield make_settings("postgres", tmp, dsn), str(uuid.uuid4())
+
+
+sql_names = st.one_of(st.sampled_from(SQL_TEXT), st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=60))
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data_type=sql_names, name=sql_names)
+def test_data_types_and_names_crafted_as_sql_are_stored_as_text(plain_store, data_type, name):
+    """A data type and a display name are values, never SQL: stored exactly as given, nothing else touched."""
+    from sync.credentials import add_integration
+    from sync.store import open_store
+
+    settings, client_id = plain_store
+    _seen["sql_names"] = _seen.get("sql_names", 0) + 1
+    store = open_store(settings)
+    try:
+        store.ensure_schema()
+        credential_id = add_integration(store, settings, client_id=client_id, platform="shopify", name=name,
+                                        secrets={"shop_domain": "x.myshopify.com", "access_token": "shpat_x"})
+        before = len(store.list_integrations())
+    finally:
+        store.close()
+    try:
+        script = Script({data_type: [Page(records=[Record("1", {"q": data_type}), Record("2", {"q": name})],
+                                          state={"cursor": data_type})]})
+        result = _sync(settings, script, client_id, (data_type,))
+        assert result.success, result.error_message
+        assert result.streams[data_type].new == 2
+        rows = query(settings, f'SELECT data_type, external_id FROM "{data_table(client_id)}" WHERE credential_id = ?',
+                     (credential_id,))
+        assert sorted(rows) == [(data_type, "1"), (data_type, "2")]
+        store = open_store(settings)
+        try:
+            integration = store.get_integration(credential_id)
+            assert integration.display_name == name
+            assert integration.sync_state == {data_type: {"cursor": data_type}}
+            assert len(store.list_integrations()) == before
+        finally:
+            store.close()
+    finally:
+        _remove(settings, credential_id)
+
+
 def teardown_module(module):
     record("bad input: canonical JSON and hash", examples=_seen["hash_examples"])
+    record("bad input: crafted as SQL", client_ids=_seen.get("client_ids", 0),
+           data_types_and_names=_seen.get("sql_names", 0))
     record("bad input: broken secrets", tried=_seen.get("secrets", 0),
            refused_by_credentials_add=_seen.get("secrets_refused_at_add", 0),
            failed_their_sync_clearly=_seen.get("secrets_failed_at_sync", 0))
