@@ -157,10 +157,18 @@ WHERE record_hash IS NOT excluded.record_hash
 -- save_state --
 -- Checks the lease and moves the cursor in the page's transaction (no row: the lease was lost).
 UPDATE client_api_credentials
-SET sync_state = CASE WHEN :state IS NULL THEN sync_state
-                      -- a hand-edited or legacy value that is not an object starts over as one
-                      ELSE json_set(CASE WHEN json_type(sync_state) = 'object' THEN sync_state ELSE '{}' END,
-                                    '$."' || :data_type || '"', json(:state)) END,
+-- The object is rebuilt from its members rather than set through a JSON path: a path cannot quote a data
+-- type holding '"' (json_set then silently does nothing). json() gives objects, arrays and booleans back their
+-- JSON type, which a subquery drops.
+SET sync_state = CASE WHEN :state IS NULL THEN sync_state ELSE (
+        SELECT json_group_object(key, CASE kind WHEN 'object' THEN json(raw) WHEN 'array' THEN json(raw)
+                                                WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
+                                                ELSE value END)
+        -- a hand-edited or legacy value that is not an object starts over as one
+        FROM (SELECT key, value, type AS kind, value AS raw
+              FROM json_each(CASE WHEN json_type(sync_state) = 'object' THEN sync_state ELSE '{}' END)
+              WHERE key <> :data_type
+              UNION ALL SELECT :data_type, json_extract(:state, '$'), json_type(:state), :state)) END,
     locked_until = :lease_until
 WHERE credential_id = :credential_id AND locked_by = :worker_id
 
