@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import unquote
 
 import psycopg
@@ -19,9 +20,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..errors import ConfigError
+from ..ids import normalize_uuid
 from .base import PageScope
 from .core import StoreCore
-from .postgres_page import PostgresPageTransaction
+from .postgres_page import PostgresPageTransaction, probe
 from .rows import Json
 from .statements import install_script, statements
 
@@ -100,7 +102,17 @@ class PostgresStore(StoreCore):
             self._conn.execute(install_script())
 
     # -- data ---------------------------------------------------------------------------------------
+    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
+                        external_ids: Sequence[str]) -> dict[str, datetime | None]:
+        # The fetchers ask this per page: the direct lookup, as the page write's (postgres_page.probe).
+        if not external_ids:
+            return {}
+        return dict(probe(self._conn, normalize_uuid(client_id), "source_updated_at", {
+            "credential_id": credential_id, "data_type": data_type, "external_ids": list(external_ids)}))
+
     @contextmanager
     def _page(self, scope: PageScope) -> Iterator[PostgresPageTransaction]:
         with self._conn.transaction():
-            yield PostgresPageTransaction(self._conn, scope)
+            tx = PostgresPageTransaction(self._conn, scope)
+            yield tx
+            tx.flush()

@@ -18,7 +18,7 @@ from typing import Mapping
 # The version of the tables and functions this code needs. Raise it with any change to a schema or
 # functions file: a database with an older one is upgraded by `ensure_schema` (the Supabase REST
 # store, which cannot install functions, asks for the migration to be run instead).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _BLOCK = re.compile(r"^-- ([a-z0-9_]+) --\n", re.MULTILINE)
 _PART = re.compile(r"\{([a-z_]+)\}")

@@ -29,6 +29,7 @@ DROP FUNCTION IF EXISTS api_sync_get_run(uuid);
 DROP FUNCTION IF EXISTS api_sync_set_credentials(uuid, text);
 DROP FUNCTION IF EXISTS api_sync_stored_hashes(uuid, uuid, text, text[]);
 DROP FUNCTION IF EXISTS api_sync_stored_versions(uuid, uuid, text, text[]);
+DROP FUNCTION IF EXISTS api_sync_upsert_rows(uuid, uuid, text, text, timestamptz, text[], text[], text[], timestamptz[]);
 
 -- What is installed: this file's version ("functions"), the schema version api_sync_init_db() brings
 -- ("schema_embedded"), both SCHEMA_VERSION of statements.py, and the database's ("schema"). The stores
@@ -77,25 +78,17 @@ LANGUAGE sql IMMUTABLE SET search_path FROM CURRENT AS $$
            ('days_of_cover', 'numeric'), ('last_sold_at', 'timestamptz'), ('computed_at', 'timestamptz')
 $$;
 
--- A client's table name from its id alone (the uuid type admits no other text), checked all the same.
+-- A client's table name from its id alone: the uuid type admits no other text, so the name is always
+-- client_<8>_<4>_<4>_<4>_<12>_<suffix> (and is quoted with %I all the same). Plain SQL functions without
+-- SET, so the planner inlines them into their callers: the page write calls them on every page.
 CREATE OR REPLACE FUNCTION api_sync_client_table(p_client_id uuid, p_suffix text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path FROM CURRENT AS $$
-DECLARE
-    v_name text := 'client_' || replace(p_client_id::text, '-', '_') || '_' || p_suffix;
-BEGIN
-    IF p_client_id IS NULL THEN
-        RAISE EXCEPTION 'client id is required' USING ERRCODE = '22004';
-    END IF;
-    IF v_name !~ '^client_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}_(data|sku_cache)$' THEN
-        RAISE EXCEPTION 'refusing table name %', v_name USING ERRCODE = '22023';
-    END IF;
-    RETURN v_name;
-END
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'client_' || replace(p_client_id::text, '-', '_') || '_' || p_suffix
 $$;
 
 -- A client's data table by id: NULL when it does not exist yet (nothing stored).
 CREATE OR REPLACE FUNCTION api_sync_data_table(p_client_id uuid) RETURNS regclass
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE sql STABLE AS $$
     SELECT to_regclass(quote_ident(api_sync_client_table(p_client_id, 'data')))
 $$;
 
@@ -338,40 +331,46 @@ END
 $$;
 
 -- Insert or update rows of one data type (parallel arrays, which the PostgreSQL store sends in binary);
--- a row whose hash did not change is not written. Returns {"new": n, "updated": n} as this transaction
--- found them (xmax = 0 tells a freshly inserted row from an updated one).
+-- a row whose hash did not change is not written. With p_count, returns {"new": n, "updated": n} as this
+-- transaction found them (xmax = 0 tells a freshly inserted row from an updated one; the REST store logs
+-- them); without, NULL (telling them apart costs a RETURNING the PostgreSQL store does not need).
 CREATE OR REPLACE FUNCTION api_sync_upsert_rows(
     p_client_id uuid, p_credential_id uuid, p_platform text, p_data_type text, p_now timestamptz,
-    p_external_ids text[], p_data text[], p_hashes text[], p_updated timestamptz[]
+    p_external_ids text[], p_data text[], p_hashes text[], p_updated timestamptz[], p_count boolean DEFAULT false
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_table regclass := api_sync_data_table(p_client_id);
+    v_upsert text;
     v_new integer := 0;
     v_written integer := 0;
 BEGIN
     IF COALESCE(cardinality(p_external_ids), 0) = 0 THEN
-        RETURN jsonb_build_object('new', 0, 'updated', 0);
+        RETURN CASE WHEN p_count THEN jsonb_build_object('new', 0, 'updated', 0) END;
     END IF;
     IF v_table IS NULL THEN
         PERFORM api_sync_ensure_data_table(p_client_id);
         v_table := api_sync_data_table(p_client_id);
     END IF;
-    EXECUTE format($sql$
-        WITH written AS (
-            INSERT INTO %s AS t (credential_id, platform_type, data_type, external_id, data, record_hash,
-                                 source_updated_at, first_synced_at, last_synced_at)
-            SELECT $1, $2, $3, u.external_id, u.data::jsonb, u.record_hash, u.source_updated_at, $4, $4
-            FROM unnest($5::text[], $6::text[], $7::text[], $8::timestamptz[])
-                 AS u(external_id, data, record_hash, source_updated_at)
-            ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
-            SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
-                source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
-            WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
-    $sql$, v_table) INTO v_new, v_written
+    v_upsert := format($sql$
+        INSERT INTO %s AS t (credential_id, platform_type, data_type, external_id, data, record_hash,
+                             source_updated_at, first_synced_at, last_synced_at)
+        SELECT $1, $2, $3, u.external_id, u.data::jsonb, u.record_hash, u.source_updated_at, $4, $4
+        FROM unnest($5::text[], $6::text[], $7::text[], $8::timestamptz[])
+             AS u(external_id, data, record_hash, source_updated_at)
+        ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
+        SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
+            source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
+        WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
+    $sql$, v_table);
+    IF NOT p_count THEN
+        EXECUTE v_upsert USING p_credential_id, p_platform, p_data_type, p_now, p_external_ids, p_data, p_hashes,
+                               p_updated;
+        RETURN NULL;
+    END IF;
+    EXECUTE 'WITH written AS (' || v_upsert || ' RETURNING (xmax = 0) AS inserted) '
+            'SELECT count(*) FILTER (WHERE inserted), count(*) FROM written'
+        INTO v_new, v_written
         USING p_credential_id, p_platform, p_data_type, p_now, p_external_ids, p_data, p_hashes, p_updated;
     RETURN jsonb_build_object('new', v_new, 'updated', v_written - v_new);
 END
@@ -393,7 +392,7 @@ BEGIN
     PERFORM api_sync_save_state(p_credential_id, p_worker_id, p_data_type, p_state, p_lease_until);
     SELECT api_sync_upsert_rows(p_client_id, p_credential_id, p_platform, p_data_type, p_now,
                                 array_agg(r.external_id), array_agg(r.data), array_agg(r.record_hash),
-                                array_agg(r.source_updated_at))
+                                array_agg(r.source_updated_at), true)
     INTO v_counts
     FROM jsonb_to_recordset(COALESCE(p_rows, '[]'::jsonb))
          AS r(external_id text, data text, record_hash text, source_updated_at timestamptz);
