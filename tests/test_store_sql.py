@@ -65,7 +65,7 @@ def test_every_operation_of_the_common_logic_exists_for_every_store():
     postgres, sqlite = loader.statements("postgres"), loader.statements("sqlite")
     functions = set(re.findall(r"CREATE OR REPLACE FUNCTION (api_sync_[a-z_]+)\(", loader.functions_script()))
     for name in operations:
-        method = {"ensure_data_table": "_create_data_table"}.get(name, name)
+        method = {"ensure_data_table": "_create_data_table", "data_batch": "iter_data"}.get(name, name)
         assert name in postgres or _overrides(PostgresStore, method), f"postgres_queries.sql lacks {name}"
         assert name in sqlite or _overrides(SqliteStore, method), f"sqlite_queries.sql lacks {name}"
         assert hasattr(MemoryConnector, f"_{name}"), f"the in-memory store lacks {name}"

@@ -20,8 +20,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..errors import ConfigError
-from ..ids import normalize_uuid
-from .base import PageScope
+from ..ids import data_table, normalize_uuid, quote_ident
+from . import rows
+from .base import DataRow, PageScope
 from .core import StoreCore
 from .postgres_page import PostgresPageTransaction, probe
 from .rows import Json
@@ -100,6 +101,24 @@ class PostgresStore(StoreCore):
         with self._conn.transaction():
             self._db.value("init_lock", {})
             self._conn.execute(install_script())
+
+    # -- SKU analysis -------------------------------------------------------------------------------
+    def iter_data(self, client_id: str, data_types: Sequence[str], batch_size: int = 500) -> Iterator[DataRow]:
+        client = normalize_uuid(client_id)
+        self.ensure_data_table(client)
+        parts = {"table": quote_ident(data_table(client))}
+        bounds = self._conn.execute(self._db.sql.render("data_bounds", parts)).fetchone()
+        if bounds is None or bounds["low"] is None:
+            return
+        low, high = bounds["low"] - 1, bounds["high"]
+        statement = self._db.sql.render("data_range", parts)
+        while low < high:
+            # At most `batch_size` rows per range (ids are unique); upserts leave gaps, so ranges may hold fewer.
+            top = low + batch_size
+            for row in self._conn.execute(statement, {"low": low, "high": top,
+                                                      "data_types": list(data_types)}).fetchall():
+                yield rows.data_row(row)
+            low = top
 
     # -- data ---------------------------------------------------------------------------------------
     def stored_versions(self, client_id: str, credential_id: str, data_type: str,

@@ -115,8 +115,19 @@ ORDER BY started_at, result_id
 -- list_client_ids --
 SELECT api_sync_list_client_ids()
 
--- data_batch --
-SELECT * FROM api_sync_data_batch(%(client_id)s, %(data_types)s, %(after_id)s, %(limit)s)
+-- data_bounds --
+-- The SKU analysis reads a client's table in ranges of the primary key, direct (api_sync_data_batch, the
+-- REST store's, returns its rows through a tuplestore: about 2.5 times slower). Each range is a short
+-- statement (fine behind Supabase's transaction pooler, unlike a server-side cursor) over at most
+-- `span` ids, whatever plan PostgreSQL picks: a keyset `id > last ... ORDER BY id LIMIT n` lets the
+-- planner, without statistics on a freshly filled table, sort every remaining row for each batch. A row
+-- an upsert changes keeps its id, so a concurrent sync never makes a row appear twice or vanish.
+SELECT min(id) AS low, max(id) AS high FROM {table}
+
+-- data_range --
+SELECT id, credential_id::text, platform_type, data_type, external_id, data FROM {table}
+WHERE id > %(low)s AND id <= %(high)s AND data_type = ANY(%(data_types)s)
+ORDER BY id
 
 -- replace_sku_cache --
 SELECT api_sync_replace_sku_cache(%(client_id)s, %(rows)s)
