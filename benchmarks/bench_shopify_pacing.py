@@ -19,7 +19,7 @@ from typing import Any
 
 from emulators.shopify import ShopifyEmulator
 from sync.config import Settings
-from sync.models import StreamRequest
+from sync.models import Cursor, StreamRequest
 from sync.platforms.shopify import ShopifyPlatform
 
 TARGET = 0.90
@@ -68,7 +68,8 @@ def measure(label: str, *, restore_rate: float, bucket_size: float, orders: int,
         failures = 0
         records = 0
         for data_type in ("orders", "products", "customers", "inventory"):
-            request = StreamRequest(data_type, None, timedelta(minutes=10), datetime.now(timezone.utc), lambda ids: {})
+            request = StreamRequest(data_type, Cursor(lookback=timedelta(minutes=10)), datetime.now(timezone.utc),
+                                    lambda ids: {})
             try:
                 for page in conn.fetch(request):
                     records += len(page.records)

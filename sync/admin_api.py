@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Protocol
 
@@ -28,9 +28,11 @@ from fastapi.responses import JSONResponse
 from .admin_auth import AdminAuth
 from .config import Settings
 from .errors import ConfigError
-from .models import PLATFORMS, RunParams
+from .models import RunParams
+from .platforms import PLATFORMS
 from .store import open_store
 from .store.base import AdminStore
+from .timeutil import utcnow
 
 log = logging.getLogger("api_sync.admin_api")
 
@@ -183,7 +185,7 @@ def create_app(settings: Settings, *, engine_factory: EngineFactory | None = Non
         try:
             # The row exists (status "running") before the 202 leaves; the engine's own start_run
             # for this run_id then does nothing.
-            store.start_run(run_id, params, datetime.now(timezone.utc))
+            store.start_run(run_id, params, utcnow())
         finally:
             store.close()
         runs.start(run_id, lambda: _run_in_background(engine_factory, stores, run_id, params))
@@ -239,7 +241,7 @@ def _run_in_background(engine_factory: EngineFactory, stores: StoreOpener, run_i
         try:
             store = stores.open()
             try:
-                store.finish_run(run_id, "failed", datetime.now(timezone.utc), {"run_id": run_id, "error": message})
+                store.finish_run(run_id, "failed", utcnow(), {"run_id": run_id, "error": message})
             finally:
                 store.close()
         except Exception:

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from .config import Settings
 from .errors import ConfigError, SyncError
-from .models import PLATFORMS
+from .platforms import PLATFORMS
 
 
 def _read_secrets(path: str) -> Any:

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
@@ -41,6 +41,12 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
 def _opt(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _platform_options(env: Mapping[str, str]) -> dict[str, Any]:
+    from .platforms import parse_options  # the platforms' light entry points; imported here, not at load
+
+    return parse_options(env)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class Settings:
     port: int = 8000
     host: str = "0.0.0.0"
     supabase_options: SupabaseOptions = field(default_factory=SupabaseOptions)
+    # Each platform's knobs, parsed by its `parse_options` hook (sync/platforms): name -> options.
+    platform_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     # The whole environment, for platform-specific tuning knobs (documented in the README).
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -130,8 +138,14 @@ class Settings:
             port=_int(env, "PORT", 8000),
             host=_opt(env, "HOST") or "0.0.0.0",
             supabase_options=SupabaseOptions.from_env(env),
+            platform_options=_platform_options(env),
             env=env,
         )
+
+    def options_for(self, platform: str, parse: Callable[[Mapping[str, str]], Any]) -> Any:
+        """The platform's knobs as parsed at start-up (`parse` them from `env` for settings built by hand)."""
+        found = self.platform_options.get(platform)
+        return found if found is not None else parse(self.env)
 
     def secret_values(self) -> list[str]:
         """Values the log redaction filter must never let through."""

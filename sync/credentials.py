@@ -4,42 +4,45 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from .config import Settings
 from .crypto import SecretBox, is_plaintext, secret_strings
 from .errors import ConfigError, CredentialError, SyncError
 from .ids import normalize_uuid
-from .models import PLATFORMS, REQUIRED_SECRETS, Integration
-from .platforms import PlatformRegistry
-from .platforms.base import require_fields
+from .models import Integration
+from .platforms import PLATFORMS, PlatformRegistry
 from .store.base import CliStore
+from .timeutil import utcnow
 
 
-def validate_new_integration(client_id: str, platform: str, frequency_hours: int, secrets: Any) -> str:
-    """Everything checkable before writing; returns the canonical client id. ConfigError otherwise."""
+def validate_new_integration(client_id: str, platform: str, frequency_hours: int, secrets: Any,
+                             platforms: PlatformRegistry | None = None) -> str:
+    """Everything checkable before writing; returns the canonical client id. ConfigError otherwise.
+
+    The secrets are checked by the platform itself (`Platform.validate_secrets`: the fields it needs and
+    their form, e.g. a shop domain or the marketplace ids), so a malformed one is refused here rather
+    than at the first sync."""
     client = normalize_uuid(client_id)
     if platform not in PLATFORMS:
         raise ConfigError(f"unknown platform {platform!r}: use one of {', '.join(PLATFORMS)}")
     if not isinstance(frequency_hours, int) or frequency_hours <= 0:
         raise ConfigError(f"sync frequency must be a whole number of hours above 0, got {frequency_hours!r}")
     try:
-        require_fields(platform, secrets, REQUIRED_SECRETS[platform])
+        (platforms or PlatformRegistry()).get(platform).validate_secrets(secrets)
     except CredentialError as exc:
-        raise ConfigError(str(exc).split(":")[0] + ": fix the secrets file") from None
-    if platform == "amazon" and not isinstance(secrets.get("marketplace_ids"), list):
-        raise ConfigError("amazon 'marketplace_ids' must be a list of marketplace ids, e.g. [\"ATVPDKIKX0DER\"]")
+        raise ConfigError(f"{exc}; fix the secrets file") from None
     return client
 
 
 def add_integration(store: CliStore, settings: Settings, *, client_id: str, platform: str, name: str | None,
-                    secrets: Mapping[str, Any], frequency_hours: int = 24,
-                    now: datetime | None = None) -> str:
-    client = validate_new_integration(client_id, platform, frequency_hours, secrets)
+                    secrets: Mapping[str, Any], frequency_hours: int = 24, now: datetime | None = None,
+                    platforms: PlatformRegistry | None = None) -> str:
+    client = validate_new_integration(client_id, platform, frequency_hours, secrets, platforms)
     box = SecretBox(settings.encryption_keys)
     token = box.encrypt(secrets)  # ConfigError without a key: secrets are never stored in plaintext
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     integration = Integration(
         credential_id=str(uuid.uuid4()), client_id=client, platform_type=platform, display_name=name,
         credentials=token, status="pending", is_active=True, next_sync_at=None,

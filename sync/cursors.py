@@ -13,12 +13,14 @@ with its next page. The command says so and exits 1; run it again once the sync 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, Sequence
 
 from .errors import ConfigError
 from .ids import normalize_uuid
-from .models import DATA_TYPES, PLATFORMS, Integration
+from .models import Integration
+from .platforms import PLATFORMS, data_types as platform_data_types
+from .timeutil import utcnow
 from .store.base import CliStore
 
 
@@ -57,13 +59,14 @@ def choose(store: CliStore, *, credential_ids: Sequence[str] = (), client_id: st
 
 def plan(integrations: Sequence[Integration], data_types: Sequence[str]) -> list[tuple[Integration, tuple[str, ...]]]:
     """Which data types to reset on each integration: the named ones it has, or all of its platform's."""
-    known = {t for types in DATA_TYPES.values() for t in types}
+    own_types = {name: platform_data_types(name) for name in PLATFORMS}
+    known = {t for types in own_types.values() for t in types}
     unknown = [t for t in data_types if t not in known]
     if unknown:
         raise ConfigError(f"unknown data type {unknown[0]!r}: use {', '.join(sorted(known))}")
     out = []
     for integration in integrations:
-        own = DATA_TYPES.get(integration.platform_type, ())
+        own = own_types.get(integration.platform_type, ())
         types = tuple(t for t in own if t in data_types) if data_types else tuple(own)
         if types:
             out.append((integration, types))
@@ -73,7 +76,7 @@ def plan(integrations: Sequence[Integration], data_types: Sequence[str]) -> list
 
 
 def reset_cursors(store: CliStore, chosen: Sequence[tuple[Integration, tuple[str, ...]]], *, due_now: bool,
-                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> ResetReport:
+                  clock: Callable[[], datetime] = utcnow) -> ResetReport:
     report = ResetReport()
     for integration, types in chosen:
         if store.reset_cursors(integration.credential_id, types, due_now, clock()):

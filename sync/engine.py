@@ -21,7 +21,8 @@ from .crypto import SecretBox, is_plaintext, secret_strings
 from .errors import AuthError, CredentialError, DataTypeSkipped, SyncError
 from .leases import LeaseKeeper
 from .logs import Redactor
-from .models import Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult, WorkerId
+from .models import (Cursor, Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult,
+                     WorkerId)
 from .platforms import PlatformRegistry
 from .platforms.base import Connection
 from .store import open_store
@@ -206,7 +207,11 @@ class SyncEngine:
                 # A row from the guide's first version: encrypt it now that a key is set.
                 store.set_credentials_blob(integration.credential_id, self._box.encrypt(secrets))
             platform = self._platforms.get(integration.platform_type)
-            platform.validate_secrets(secrets)
+            try:
+                platform.validate_secrets(secrets)
+            except CredentialError as exc:
+                raise CredentialError(f"{exc}: store the integration again with "
+                                      "`python -m sync credentials add`") from None
             store.ensure_data_table(integration.client_id)
             connection = platform.connect(secrets, self.settings)
             try:
@@ -215,7 +220,8 @@ class SyncEngine:
                 raise type(exc)(f"API connection failed for {integration.platform_type}: {exc}") from exc
             log.info("✅ API connection successful for %s", integration.platform_type)
             log.info("📥 Fetching new data from %s API...", integration.platform_type)
-            requests = {data_type: self._stream_request(store, integration, data_type, started)
+            requests = {data_type: self._stream_request(store, integration, data_type, started,
+                                                        getattr(platform, "cursor_fields", {}).get(data_type))
                         for data_type in platform.data_types}
             for data_type in requests:
                 result.streams.setdefault(data_type, StreamCounts())
@@ -257,12 +263,11 @@ class SyncEngine:
         self._progress.integration_finished(integration, result)
         return result
 
-    def _stream_request(self, store: EngineStore, integration: Integration, data_type: str,
-                        started: datetime) -> StreamRequest:
+    def _stream_request(self, store: EngineStore, integration: Integration, data_type: str, started: datetime,
+                        cursor_key: str | None) -> StreamRequest:
         return StreamRequest(
             data_type=data_type,
-            state=integration.sync_state.get(data_type),
-            lookback=self._lookback,
+            cursor=Cursor.of(integration.sync_state.get(data_type), self._lookback, cursor_key),
             started_at=started,
             stored_versions=lambda ids: store.stored_versions(integration.client_id, integration.credential_id,
                                                               data_type, ids),

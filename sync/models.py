@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-PLATFORMS = ("shopify", "amazon")
-DATA_TYPES = {
-    "shopify": ("orders", "products", "customers", "inventory"),
-    "amazon": ("orders", "products", "inventory"),
-}
 TRIGGERS = ("cron", "manual", "api")
-# The secrets JSON of each platform (SPEC section 2); "seller_id" is optional for Amazon.
-REQUIRED_SECRETS = {
-    "shopify": ("shop_domain", "access_token"),
-    "amazon": ("refresh_token", "lwa_app_id", "lwa_client_secret", "marketplace_ids"),
-}
+# Which platforms there are, their data types and their secrets are the platform packages' own
+# (sync/platforms/): PLATFORMS, `Platform.data_types`, `Platform.validate_secrets`.
 
 
 @dataclass(frozen=True)
@@ -48,12 +38,69 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Where one stream's last sync got to: its committed `sync_state` entry, read through one type.
+
+    `key` names the timestamp the platform declared the stream's reads incremental on
+    (`Platform.cursor_fields`: Shopify's largest `updatedAt` committed, Amazon's last window end);
+    `since()` is where the next read starts, `lookback` before it (dedup absorbs the overlap), None
+    before a first sync. Whatever else the platform keeps beside it (learnt page sizes, a half-read
+    window) is in `state`. The state a page commits is `at(...)`.
+    """
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+    lookback: timedelta = timedelta(0)
+    key: str | None = "updated_at"  # None: the stream has no time cursor (a full snapshot each sync)
+
+    @classmethod
+    def of(cls, state: Any, lookback: timedelta, key: str | None = "updated_at") -> "Cursor":
+        """A stored entry as found (a hand-edited one that is not an object counts as none)."""
+        return cls(dict(state) if isinstance(state, Mapping) else {}, lookback, key)
+
+    @property
+    def raw(self) -> str | None:
+        """The time as stored: the platform's own text, which it may compare as it wrote it."""
+        value = self.state.get(self.key) if self.key else None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def value(self) -> datetime | None:
+        """The time; None before a first sync or when the stored text is not a time."""
+        from .timeutil import parse
+
+        try:
+            return parse(self.raw) if self.raw else None
+        except ValueError:
+            return None
+
+    @property
+    def first_sync(self) -> bool:
+        return self.value is None
+
+    def since(self) -> datetime | None:
+        """Where the next read starts: the cursor minus the lookback; None before a first sync."""
+        value = self.value
+        return value - self.lookback if value is not None else None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.state.get(name, default)
+
+    def at(self, value: datetime | str, **extra: Any) -> dict[str, Any]:
+        """The state to commit with a page: the time at `value` (a datetime, or the platform's own text
+        for it), `extra` beside it."""
+        from .timeutil import iso
+
+        if self.key is None:
+            raise ValueError("this stream has no time cursor")
+        return {**extra, self.key: value if isinstance(value, str) else iso(value)}
+
+
+@dataclass(frozen=True)
 class StreamRequest:
     """What a fetcher gets for one data type of one integration."""
 
     data_type: str
-    state: Mapping[str, Any] | None  # the cursor committed by the last page of an earlier sync
-    lookback: timedelta  # re-read this much behind the cursor; dedup absorbs the overlap
+    cursor: Cursor  # where the last sync got to, and the lookback
     started_at: datetime  # the sync's start (UTC)
     # external_id -> stored `source_updated_at`, for the ids asked (absent: never stored).
     stored_versions: Callable[[Sequence[str]], dict[str, datetime | None]]
@@ -97,6 +144,9 @@ class WorkerId:
 
     @classmethod
     def for_run(cls, run_id: str, index: int) -> "WorkerId":
+        import os
+        import socket
+
         return cls(socket.gethostname(), os.getpid(), run_id, index)
 
     @classmethod

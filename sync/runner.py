@@ -14,7 +14,8 @@ from typing import Sequence
 
 from .config import Settings
 from .errors import ConfigError
-from .models import PLATFORMS, RunParams
+from .models import RunParams
+from .platforms import PLATFORMS
 
 
 def _cron_parser() -> argparse.ArgumentParser:
@@ -68,9 +69,9 @@ def _dry_run(settings: Settings, params: RunParams, as_json: bool) -> int:
     store = open_store(settings)
     try:
         store.ensure_schema()
-        from datetime import datetime, timezone
+        from .timeutil import utcnow
 
-        due = store.list_due(datetime.now(timezone.utc), params)
+        due = store.list_due(utcnow(), params)
     finally:
         store.close()
     if as_json:

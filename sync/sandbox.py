@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
 from .config import Settings
 from .crypto import SecretBox
 from .models import Integration
 from .store import open_store
+from .timeutil import utcnow
 
 log = logging.getLogger("api_sync_cron")
 
@@ -38,7 +38,7 @@ def _ensure_demo_integration(store, box: SecretBox, credential_id: str, platform
         # Emulator ports change between runs; the key may be a fresh one: store the secrets again.
         store.set_credentials_blob(credential_id, token)
         return
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     store.insert_integration(Integration(
         credential_id=credential_id, client_id=SANDBOX_CLIENT_ID, platform_type=platform, display_name=name,
         credentials=token, status="pending", next_sync_at=None, sync_frequency_hours=24, created_at=now,

@@ -45,9 +45,3 @@ def iso_z(value: datetime) -> str:
 def fixed(value: datetime) -> str:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
-
-def same_second(a: datetime | None, b: datetime | None) -> bool:
-    """The same instant to the second (platforms often drop the fraction)."""
-    if a is None or b is None:
-        return False
-    return as_utc(a).replace(microsecond=0) == as_utc(b).replace(microsecond=0)

@@ -15,7 +15,8 @@ import pytest
 from emulators.amazon import AmazonEmulator
 from sync.config import Settings
 from sync.credentials import add_integration
-from sync.models import Page, StreamRequest
+from sync.models import Cursor, Page, StreamRequest
+from sync.platforms.amazon import AmazonPlatform
 from sync.store import open_store
 
 from .engine_fixtures import make_settings
@@ -70,7 +71,9 @@ def add_amazon(settings: Settings, secrets: dict[str, Any], client_id: str | Non
 def request(data_type: str, state: dict | None = None, stored: dict[str, datetime] | None = None,
             lookback_minutes: int = 10) -> StreamRequest:
     stored = stored or {}
-    return StreamRequest(data_type=data_type, state=state, lookback=timedelta(minutes=lookback_minutes),
+    return StreamRequest(data_type=data_type,
+                         cursor=Cursor.of(state, timedelta(minutes=lookback_minutes),
+                                          AmazonPlatform.cursor_fields.get(data_type)),
                          started_at=datetime.now(timezone.utc),
                          stored_versions=lambda ids: {i: stored[i] for i in ids if i in stored})
 

@@ -76,15 +76,13 @@ class FakeConnection:
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
         if request.data_type == self.shop.skip_data_type:
             raise DataTypeSkipped("the app lacks the read_customers scope")
-        since = None
-        if request.state:
-            since = datetime.fromisoformat(request.state["updated_at"]) - request.lookback
+        since = request.cursor.since()
         rows = sorted(self.shop.records.get(request.data_type, {}).values(), key=lambda r: r["updatedAt"])
         if since is not None:
             rows = [r for r in rows if datetime.fromisoformat(r["updatedAt"]) >= since]
         self.shop.requests += 1
         if not rows:
-            yield Page(records=[], state=dict(request.state) if request.state else None)
+            yield Page(records=[], state=None)  # nothing new: the cursor stays
             return
         for start in range(0, len(rows), self.shop.page_size):
             if start and request.data_type == self.shop.fail_data_type:
@@ -94,7 +92,7 @@ class FakeConnection:
                 time.sleep(self.shop.page_delay)
             yield Page(
                 records=[Record(r["id"], r, datetime.fromisoformat(r["updatedAt"])) for r in chunk],
-                state={"updated_at": chunk[-1]["updatedAt"]},
+                state=request.cursor.at(chunk[-1]["updatedAt"]),
             )
 
     def close(self) -> None:
@@ -104,6 +102,10 @@ class FakeConnection:
 class FakePlatform:
     name = "shopify"
     data_types = ("orders", "products")
+    cursor_fields = {"orders": "updated_at", "products": "updated_at"}
+
+    def parse_options(self, env: Mapping[str, str]) -> None:
+        return None
 
     def __init__(self, shops: dict[str, FakeShop] | None = None):
         self.shops = shops if shops is not None else {}

@@ -11,8 +11,9 @@ import pytest
 
 from emulators.shopify import ShopifyEmulator
 from sync.config import Settings
-from sync.models import Page, StreamRequest
-from sync.platforms.shopify import ShopifyConnection, ShopifyPlatform
+from sync.models import Cursor, Page, StreamRequest
+from sync.platforms.shopify import ShopifyPlatform
+from sync.platforms.shopify.connection import ShopifyConnection
 
 # Vendored reference data (tests/reference/README.md says where each file comes from and under which licence).
 REFERENCE_SCHEMA = Path(__file__).resolve().parent / "reference" / "shopify" / "admin-2026-10.schema.graphql"
@@ -44,8 +45,8 @@ def connect(emu: ShopifyEmulator, domain: str, token: str, **env: str) -> Shopif
 
 def request(data_type: str, state: Mapping[str, Any] | None = None, *,
             stored: Callable[[Iterable[str]], dict] | None = None, lookback_minutes: int = 10) -> StreamRequest:
-    return StreamRequest(data_type, state, timedelta(minutes=lookback_minutes), datetime.now(timezone.utc),
-                         stored or (lambda ids: {}))
+    return StreamRequest(data_type, Cursor.of(state, timedelta(minutes=lookback_minutes)),
+                         datetime.now(timezone.utc), stored or (lambda ids: {}))
 
 
 def drain(conn: ShopifyConnection, req: StreamRequest) -> tuple[list[Page], dict[str, Any]]:

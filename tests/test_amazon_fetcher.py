@@ -9,8 +9,8 @@ from sp_api.auth._core import build_cache_key
 from sync.errors import AuthError, ConfigError, CredentialError, DataTypeSkipped, PlatformError
 from sync.platforms.amazon import AmazonPlatform
 from sync.platforms.amazon.ratelimit import RateLimiter
-from sync.platforms.amazon.timeutil import parse
-from sync.platforms.amazon.tuning import AmazonTuning
+from sync.timeutil import parse
+from sync.platforms.amazon.options import AmazonOptions
 
 from .amazon_fixtures import DE, GB, US, direct_settings, drain, emulator, request, validate
 
@@ -55,34 +55,34 @@ def test_bucket_spends_the_burst_then_paces_at_the_announced_rate():
 
 
 def test_tuning_knobs_are_validated():
-    default = AmazonTuning.from_env({})
+    default = AmazonOptions.from_env({})
     assert default.orders_page_size == 100 and default.orders_window_days == 0
     assert default.included_data == ("FULFILLMENT", "PROCEEDS")  # what the SKU analysis and a dashboard read
-    assert AmazonTuning.from_env({"AMAZON_MAX_RETRIES": "3"}).max_retries == 3
+    assert AmazonOptions.from_env({"AMAZON_MAX_RETRIES": "3"}).max_retries == 3
     with pytest.raises(ConfigError, match="AMAZON_ORDERS_PAGE_SIZE"):
-        AmazonTuning.from_env({"AMAZON_ORDERS_PAGE_SIZE": "500"})
+        AmazonOptions.from_env({"AMAZON_ORDERS_PAGE_SIZE": "500"})
     with pytest.raises(ConfigError, match="AMAZON_HTTP_TIMEOUT_SECONDS"):
-        AmazonTuning.from_env({"AMAZON_HTTP_TIMEOUT_SECONDS": "soon"})
+        AmazonOptions.from_env({"AMAZON_HTTP_TIMEOUT_SECONDS": "soon"})
     # FULFILLMENT always (the order status), other sections as asked, personal ones only through their setting
-    assert AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "proceeds,packages"}).included_data == \
+    assert AmazonOptions.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "proceeds,packages"}).included_data == \
         ("FULFILLMENT", "PROCEEDS", "PACKAGES")
     with pytest.raises(ConfigError, match="AMAZON_ORDERS_PERSONAL_DATA"):
-        AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "PROCEEDS,BUYER"})
+        AmazonOptions.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "PROCEEDS,BUYER"})
     with pytest.raises(ConfigError, match="AMAZON_ORDERS_INCLUDED_DATA accepts"):
-        AmazonTuning.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "EVERYTHING"})
-    assert AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "recipient, BUYER"}).personal_sections == \
+        AmazonOptions.from_env({"AMAZON_ORDERS_INCLUDED_DATA": "EVERYTHING"})
+    assert AmazonOptions.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "recipient, BUYER"}).personal_sections == \
         ("BUYER", "RECIPIENT")
     with pytest.raises(ConfigError, match="AMAZON_ORDERS_PERSONAL_DATA accepts"):
-        AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "PAYMENT"})
+        AmazonOptions.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "PAYMENT"})
     # the v0 setting still means what it meant; SYNC_STORE_PII=false never asks for personal data
-    assert AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "shippingAddress"}).personal_sections == \
+    assert AmazonOptions.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "shippingAddress"}).personal_sections == \
         ("RECIPIENT",)
     with pytest.raises(ConfigError, match="AMAZON_RESTRICTED_DATA_ELEMENTS"):
-        AmazonTuning.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})
+        AmazonOptions.from_env({"AMAZON_RESTRICTED_DATA_ELEMENTS": "creditCard"})
     for env in ({"AMAZON_ORDERS_PERSONAL_DATA": "BUYER,RECIPIENT"}, {"AMAZON_RESTRICTED_DATA_ELEMENTS": "buyerInfo"}):
-        assert AmazonTuning.from_env({**env, "SYNC_STORE_PII": "false"}).included_data == ("FULFILLMENT", "PROCEEDS")
+        assert AmazonOptions.from_env({**env, "SYNC_STORE_PII": "false"}).included_data == ("FULFILLMENT", "PROCEEDS")
     with pytest.raises(ConfigError, match="SYNC_STORE_PII"):
-        AmazonTuning.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "BUYER", "SYNC_STORE_PII": "maybe"})
+        AmazonOptions.from_env({"AMAZON_ORDERS_PERSONAL_DATA": "BUYER", "SYNC_STORE_PII": "maybe"})
 
 
 def test_secrets_are_validated_without_echoing_them():
@@ -559,12 +559,13 @@ class DirectCaller:
 def _fetch_fake(client, state=None):
     from datetime import datetime, timedelta, timezone
 
-    from sync.models import StreamRequest
+    from sync.models import Cursor, StreamRequest
     from sync.platforms.amazon.orders import fetch_orders
 
     now = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-    req = StreamRequest("orders", state, timedelta(minutes=10), now, lambda ids: {})
-    return list(fetch_orders(DirectCaller(), client, req, [US], AmazonTuning(), now=lambda: now))
+    req = StreamRequest("orders", Cursor.of(state, timedelta(minutes=10), "last_updated_before"), now,
+                        lambda ids: {})
+    return list(fetch_orders(DirectCaller(), client, req, [US], AmazonOptions(), now=lambda: now))
 
 
 def test_next_pages_of_orders_repeat_every_parameter_with_the_token():

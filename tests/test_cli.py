@@ -249,3 +249,51 @@ def test_log_lines_have_the_guides_format(settings):
     pattern = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - [\w.]+ - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - .+")
     assert lines and all(pattern.match(line) for line in lines), lines[:3]
     assert any(" - api_sync_cron - INFO - " in line and "Next sync scheduled for:" in line for line in lines)
+
+
+AMAZON = {"refresh_token": "Atzr|IwEBI-cli-test", "lwa_app_id": "amzn1.application-oa2-client.x",
+          "lwa_client_secret": "cli-secret-123", "marketplace_ids": ["ATVPDKIKX0DER"]}
+
+
+@pytest.mark.parametrize("platform, secrets, message", [
+    ("shopify", {"shop_domain": "not a domain!", "access_token": TOKEN}, "malformed 'shop_domain'"),
+    ("shopify", {"shop_domain": "demo.myshopify.com"}, "lack 'access_token'"),
+    ("shopify", {"shop_domain": "demo.myshopify.com", "access_token": "two words"}, "malformed 'access_token'"),
+    ("amazon", {**AMAZON, "marketplace_ids": ["NOPE"]}, "unknown marketplace id 'NOPE'"),
+    ("amazon", {**AMAZON, "marketplace_ids": "ATVPDKIKX0DER"}, "must be a list"),
+    ("amazon", {k: v for k, v in AMAZON.items() if k != "lwa_client_secret"}, "lack 'lwa_client_secret'"),
+    ("amazon", [AMAZON], "must be a JSON object"),
+])
+def test_secrets_the_platform_refuses_exit_2_and_store_nothing(settings, platform, secrets, message):
+    # The platform checks its own secrets when they are stored, not at the first sync.
+    out = run(settings, "-m", "sync", "credentials", "add", "--client-id", str(uuid.uuid4()), "--platform", platform,
+              "--name", "x", "--secrets-file", "-", stdin=json.dumps(secrets))
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "fix the secrets file" in out.stderr
+    assert TOKEN not in out.stderr and "cli-secret-123" not in out.stderr
+    assert count_integrations(settings) == 0
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("SHOPIFY_MAX_RETRIES", "abc"), ("SHOPIFY_BULK", "sometimes"), ("AMAZON_ORDERS_PAGE_SIZE", "500"),
+    ("AMAZON_HTTP_TIMEOUT_SECONDS", "nan"), ("SUPABASE_RETRY_ATTEMPTS", "0"), ("SYNC_MAX_WORKERS", "many"),
+])
+def test_a_bad_setting_exits_2_naming_it_before_anything_runs(settings, tmp_path, variable, value):
+    # A platform's knob too: checked when the process starts, so no integration is touched, no result or
+    # run row is written (before, SHOPIFY_MAX_RETRIES=abc failed the integration at its sync, exit 1).
+    client, cred = add(settings)
+    before = _integration(settings, cred)
+    for argv in (["api_sync_cron.py"], ["api_sync_cron.py", "--dry-run"], ["test_api_sync_now.py", "--json"],
+                 ["-m", "sync", "status"], ["sku_analysis_cron.py"]):
+        out = run(settings, *argv, extra_env={variable: value})
+        assert out.returncode == 2, (argv, out.stdout, out.stderr)
+        assert variable in out.stderr, (argv, out.stderr)
+    assert _integration(settings, cred) == before  # not claimed, not failed, not rescheduled
+    assert query(settings, "SELECT count(*) FROM client_api_sync_results")[0][0] == 0
+    assert query(settings, "SELECT count(*) FROM api_sync_runs")[0][0] == 0
+
+
+def _integration(settings, credential_id):
+    from .engine_fixtures import integration_row
+
+    return {k: v for k, v in integration_row(settings, credential_id).items() if k != "updated_at"}

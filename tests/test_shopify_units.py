@@ -195,9 +195,9 @@ class _StubExports:
 def _request(data_type, state=None, started_at=None):
     from datetime import datetime, timedelta, timezone
 
-    from sync.models import StreamRequest
+    from sync.models import Cursor, StreamRequest
 
-    return StreamRequest(data_type, state, timedelta(minutes=10),
+    return StreamRequest(data_type, Cursor.of(state, timedelta(minutes=10)),
                          started_at or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc), lambda ids: {})
 
 

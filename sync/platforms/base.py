@@ -1,8 +1,10 @@
 """The interface every platform (Shopify, Amazon, a test double) implements.
 
 A platform turns an integration's decrypted secrets into a `Connection`; the engine then calls
-`test()` once, the optional `prepare()` once, and `fetch()` once per data type. `fetch` streams `Page`s: it must not hold a whole
-shop in memory, and it decides when the stream's cursor may move (see `Page.state`).
+`test()` once, the optional `prepare()` once, and `fetch()` once per data type. `fetch` streams `Page`s:
+it must not hold a whole shop in memory, and it decides when the stream's cursor may move (see
+`Page.state`). A platform package has the same shape as `shopify/` and `amazon/` (README, "Adding a
+platform or a store").
 
 Errors: raise `CredentialError` for secrets that are unusable as given, `AuthError` when the platform
 rejects them, `DataTypeSkipped` when one data type cannot be synced for a reason the user should see
@@ -24,7 +26,8 @@ class Connection(Protocol):
         """A cheap authenticated call; returns a short description (e.g. the shop's name)."""
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
-        """Yield the data type's records changed since `request.state` (minus the lookback)."""
+        """Yield the data type's records changed since `request.cursor.since()` (the committed cursor minus
+        the lookback; None on a first sync); a page's new cursor is `request.cursor.at(...)`."""
 
     # Optional (the engine looks it up with getattr; a connection without it is synced in
     # `Platform.data_types` order):
@@ -44,11 +47,23 @@ class Connection(Protocol):
 
 
 class Platform(Protocol):
+    """A platform package's light entry point (its `__init__.py`): nothing here may import an HTTP
+    client or a platform SDK, since every process loads it at start-up."""
+
     name: str
     data_types: tuple[str, ...]
+    # The field of each data type's `sync_state` entry its reads are incremental on, declared once (the
+    # engine builds each request's `Cursor` with it); a data type not named here has no time cursor
+    # (a full snapshot each sync).
+    cursor_fields: Mapping[str, str]
+
+    def parse_options(self, env: Mapping[str, str]) -> Any:
+        """The platform's knobs from the environment, parsed when the process starts (the engine hands
+        them back as `settings.platform_options[name]`); ConfigError naming the variable when one is bad."""
 
     def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
-        """Raise CredentialError naming what is missing or malformed (never echoing a value)."""
+        """Raise CredentialError naming what is missing or malformed (never echoing a value). Called by
+        `credentials add` before anything is stored, and before each sync."""
 
     def connect(self, secrets: Mapping[str, Any], settings: Settings) -> Connection: ...
 
@@ -59,7 +74,4 @@ def require_fields(platform: str, secrets: Mapping[str, Any], fields: tuple[str,
         raise CredentialError(f"{platform} secrets must be a JSON object")
     missing = [f for f in fields if not secrets.get(f)]
     if missing:
-        raise CredentialError(
-            f"{platform} credentials lack {', '.join(repr(m) for m in missing)}: "
-            f"store the integration again with `python -m sync credentials add`"
-        )
+        raise CredentialError(f"{platform} credentials lack {', '.join(repr(m) for m in missing)}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Sequence
 
+from .. import timeutil
 from ..config import Settings
 from ..errors import ConfigError
 
@@ -19,10 +20,9 @@ from ..errors import ConfigError
 def parse_as_of(value: str) -> datetime:
     """An ISO 8601 time; without a zone it is UTC."""
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return timeutil.parse(value)
     except ValueError:
         raise ConfigError(f"--as-of must be an ISO 8601 time such as 2026-01-31T00:00:00Z, got {value!r}") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,9 +24,11 @@ do not count. Units are the ordered quantity (Shopify `quantity`, Amazon `quanti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator, Mapping
+
+from .. import timeutil
 
 # Stored records are decoded JSON, so their objects are dicts: `isinstance(x, dict)` rather than
 # `Mapping` (an ABC check, several times slower, on the analysis's hottest path).
@@ -113,10 +115,9 @@ def parse_time(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return timeutil.parse(value)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def decimal(value: Any) -> Decimal | None:

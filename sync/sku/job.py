@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from ..config import Settings
+from ..timeutil import utcnow
 from ..errors import SyncError
 from ..ids import normalize_uuid, sku_cache_table
 from ..store import open_store
@@ -25,8 +26,6 @@ DATA_TYPES = ("orders", "products", "inventory")
 BATCH_SIZE = 500
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from ...errors import AuthError, PlatformError
 from .ratelimit import RateLimiter
-from .tuning import AmazonTuning
+from .options import AmazonOptions
 
 log = logging.getLogger("sync.platforms.amazon")
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def _retry_after(exc: BaseException) -> float | None:
 @dataclass
 class SpApiCaller:
     limiter: RateLimiter
-    tuning: AmazonTuning
+    tuning: AmazonOptions
     invalidate_token: Callable[[], None]
     sleep: Callable[[float], None] = time.sleep
     calls: dict[str, int] = field(default_factory=dict)  # operation -> HTTP attempts

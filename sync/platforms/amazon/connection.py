@@ -1,4 +1,5 @@
-"""One integration's live connection: its sp_api clients, LWA token, pacing and the three data types."""
+"""One integration's live connection: its sp_api clients, LWA token and pacing; its data types are read by
+the readers of `streams`. Imported by `AmazonPlatform.connect` only (it loads sp_api)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,20 @@ import logging
 from typing import Any, Iterator, Mapping
 
 from ...config import Settings
-from ...errors import AuthError, PlatformError
+from ...errors import AuthError
 from ...models import Page, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import SpApiClients, build_clients
-from .inventory import fetch_inventory
-from .listings import ListingsFetcher
-from .orders import fetch_orders
+from . import streams
+from .options import AmazonOptions
 from .ratelimit import RateLimiter
-from .tuning import AmazonTuning
 
 log = logging.getLogger("sync.platforms.amazon")
 
 
 class AmazonConnection:
     def __init__(self, secrets: Mapping[str, Any], settings: Settings):
-        self.tuning = AmazonTuning.from_env(settings.env)
+        self.tuning: AmazonOptions = settings.options_for("amazon", AmazonOptions.from_env)
         self.marketplace_ids = [str(m) for m in secrets["marketplace_ids"]]
         self.clients: SpApiClients = build_clients(
             refresh_token=str(secrets["refresh_token"]), lwa_app_id=str(secrets["lwa_app_id"]),
@@ -53,13 +52,7 @@ class AmazonConnection:
         return "Amazon seller in " + ", ".join(str(names[m]) for m in self.marketplace_ids)
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
-        if request.data_type == "orders":
-            return fetch_orders(self.caller, self.clients.orders, request, self.marketplace_ids, self.tuning)
-        if request.data_type == "products":
-            return ListingsFetcher(self.caller, self.clients.reports, self.tuning).fetch(request, self.marketplace_ids)
-        if request.data_type == "inventory":
-            return fetch_inventory(self.caller, self.clients.inventories, request, self.marketplace_ids, self.tuning)
-        raise PlatformError(f"Amazon has no data type {request.data_type!r}")
+        return streams.read(self, request)
 
     def close(self) -> None:
         self.clients.close()

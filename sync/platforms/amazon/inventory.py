@@ -21,8 +21,8 @@ from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import InventoriesClient
 from .listings import listing_id
-from .timeutil import iso, parse
-from .tuning import AmazonTuning
+from ...timeutil import iso_z as iso, parse
+from .options import AmazonOptions
 
 log = logging.getLogger("sync.platforms.amazon")
 
@@ -46,7 +46,7 @@ class _TokenExpired(Exception):
 
 
 def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: StreamRequest,
-                    marketplace_ids: list[str], tuning: AmazonTuning) -> Iterator[Page]:
+                    marketplace_ids: list[str], tuning: AmazonOptions) -> Iterator[Page]:
     total = 0
     forbidden: list[str] = []
     for marketplace in marketplace_ids:

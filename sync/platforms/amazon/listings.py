@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, PlatformError
@@ -25,8 +25,9 @@ from ...models import Page, Record, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import ReportsClient
 from .documents import DocumentExpired, choose_encoding, download, iter_rows
-from .timeutil import iso
-from .tuning import AmazonTuning
+from ...timeutil import iso_z as iso
+from .options import AmazonOptions
+from ...timeutil import utcnow
 
 log = logging.getLogger("sync.platforms.amazon")
 
@@ -40,9 +41,9 @@ def listing_id(sku: str, marketplace_id: str, primary: str) -> str:
 
 
 class ListingsFetcher:
-    def __init__(self, caller: SpApiCaller, client: ReportsClient, tuning: AmazonTuning, *,
+    def __init__(self, caller: SpApiCaller, client: ReportsClient, tuning: AmazonOptions, *,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 now: Callable[[], datetime] = utcnow):
         self.caller, self.client, self.tuning = caller, client, tuning
         self.sleep, self.clock, self.now = sleep, clock, now
 

@@ -1,4 +1,5 @@
-"""Amazon-specific tuning knobs, read from the environment (`settings.env`); documented in the README.
+"""Amazon's knobs, parsed from the environment when the process starts (`AmazonPlatform.parse_options`:
+a bad value exits 2 naming the variable before anything runs); documented in the README.
 
 | variable | meaning | default |
 | --- | --- | --- |
@@ -41,7 +42,7 @@ LEGACY_ELEMENTS = {"buyerInfo": "BUYER", "buyerTaxInformation": "BUYER", "shippi
 
 
 @dataclass(frozen=True)
-class AmazonTuning:
+class AmazonOptions:
     http_timeout: float = 60.0
     max_retries: int = 8
     retry_base: float = 1.0
@@ -63,7 +64,7 @@ class AmazonTuning:
         return self.orders_sections + self.personal_sections
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "AmazonTuning":
+    def from_env(cls, env: Mapping[str, str]) -> "AmazonOptions":
         page = int(env_number(env, "AMAZON_ORDERS_PAGE_SIZE", 100, 1, integer=True))
         if page > 100:
             raise ConfigError(f"AMAZON_ORDERS_PAGE_SIZE must be at most 100, got {page}")

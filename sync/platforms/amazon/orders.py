@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
-from ...models import Page, Record, StreamRequest
+from ...models import Cursor, Page, Record, StreamRequest
 from .calls import AmazonForbidden, AmazonRefused, SpApiCaller
 from .client import OrdersClient
-from .timeutil import iso, parse
-from .tuning import AmazonTuning
+from ...timeutil import iso_z as iso, parse, utcnow
+from .options import AmazonOptions
 
 log = logging.getLogger("sync.platforms.amazon")
 
@@ -89,19 +89,20 @@ def slices(after: datetime, before: datetime, days: int) -> list[tuple[datetime,
     return out
 
 
-def plan_windows(request: StreamRequest, tuning: AmazonTuning, marketplace_ids: list[str],
+def plan_windows(request: StreamRequest, tuning: AmazonOptions, marketplace_ids: list[str],
                  now: datetime) -> tuple[list[Window], str | None]:
     """The windows this sync reads, oldest first, and the cursor it starts from."""
-    state = request.state if isinstance(request.state, dict) else {}
+    stream = request.cursor
     before = min(request.started_at, now) - VISIBILITY_LAG
-    cursor = state.get("last_updated_before") if isinstance(state.get("last_updated_before"), str) else None
+    cursor = stream.raw if stream.value is not None else None
     windows: list[Window] = []
-    pending = _pending(state, marketplace_ids, now, before)
+    pending = _pending(stream.state, marketplace_ids, now, before)
+    since = stream.since()
     if pending is not None:
         windows.append(pending)
-        start = pending.before - request.lookback
-    elif cursor:
-        start = parse(cursor) - request.lookback
+        start = pending.before - stream.lookback
+    elif since is not None:
+        start = since
     else:
         start = before - timedelta(days=tuning.orders_initial_days)
     start = min(start, before)
@@ -111,12 +112,12 @@ def plan_windows(request: StreamRequest, tuning: AmazonTuning, marketplace_ids: 
 
 
 def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamRequest, marketplace_ids: list[str],
-                 tuning: AmazonTuning, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+                 tuning: AmazonOptions, now: Callable[[], datetime] = utcnow
                  ) -> Iterator[Page]:
     windows, cursor = plan_windows(request, tuning, marketplace_ids, now())
     try:
         for window in windows:
-            yield from _read_window(caller, client, window, cursor, marketplace_ids, tuning, now)
+            yield from _read_window(caller, client, window, request.cursor, cursor, marketplace_ids, tuning, now)
             cursor = iso(window.before)
     except AmazonForbidden as exc:
         if tuning.personal_sections:
@@ -130,8 +131,8 @@ def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamReque
             f"{exc} Grant the app the 'Inventory and Order Tracking' role and authorize it again.") from None
 
 
-def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, cursor: str | None,
-                 marketplace_ids: list[str], tuning: AmazonTuning, now: Callable[[], datetime]) -> Iterator[Page]:
+def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, stream: Cursor, cursor: str | None,
+                 marketplace_ids: list[str], tuning: AmazonOptions, now: Callable[[], datetime]) -> Iterator[Page]:
     params: dict[str, Any] = {"lastUpdatedAfter": iso(window.after), "lastUpdatedBefore": iso(window.before),
                               "marketplaceIds": list(marketplace_ids), "maxResultsPerPage": tuning.orders_page_size,
                               "includedData": list(tuning.included_data)}
@@ -156,12 +157,9 @@ def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, curs
         if token:
             position = {"after": params["lastUpdatedAfter"], "before": params["lastUpdatedBefore"],
                         "marketplace_ids": list(marketplace_ids), "token": token, "issued_at": iso(now())}
-            state: dict[str, Any] = {"window": position}
-            if cursor:
-                state["last_updated_before"] = cursor
-            yield Page(records=records, state=state)
+            yield Page(records=records, state=stream.at(cursor, window=position) if cursor else {"window": position})
         else:
-            yield Page(records=records, state={"last_updated_before": params["lastUpdatedBefore"]})
+            yield Page(records=records, state=stream.at(params["lastUpdatedBefore"]))
             return
 
 

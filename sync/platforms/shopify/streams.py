@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from ...errors import AuthError
 from ...models import Page, Record, StreamRequest
+from ...timeutil import iso_z as iso, parse as parse_ts
 from . import queries
 from ...errors import SyncError
 from .bulk import BulkExports, Export
@@ -36,13 +37,6 @@ from .options import ShopifyOptions
 log = logging.getLogger("sync.platforms.shopify")
 
 
-def parse_ts(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -174,7 +168,7 @@ class ShopStreams:
         yield from self.exports.ready(started)
 
     def _plan(self, request: StreamRequest) -> Plan:
-        first_sync = not (request.state or {}).get("updated_at")
+        first_sync = request.cursor.first_sync
         if self.options.bulk == "off":
             return Plan("page")
         if self.options.bulk == "always" or first_sync:
@@ -208,7 +202,7 @@ class ShopStreams:
 
     def sizes(self, request: StreamRequest) -> Sizes:
         formula = {op: queries.REQUESTED_COST[op] / size for op, size in queries.PAGE_SIZES.items()}
-        return Sizes.from_state(queries.PAGE_SIZES, request.state, formula)
+        return Sizes.from_state(queries.PAGE_SIZES, request.cursor.state, formula)
 
     def bulk_parts(self, request: StreamRequest, exports: int) -> list[str]:
         """The bulk queries of one data type: one, or for orders, two halves by creation time when a slot
@@ -267,15 +261,14 @@ class ShopStreams:
             return data, cost
 
     @staticmethod
-    def _state(newest: str | None, sizes: Sizes) -> dict[str, Any] | None:
-        return {"updated_at": newest, **sizes.state()} if newest else None
+    def _state(request: StreamRequest, newest: str | None, sizes: Sizes) -> dict[str, Any] | None:
+        return request.cursor.at(newest, **sizes.state()) if newest else None
 
     @staticmethod
     def search_since(request: StreamRequest) -> tuple[str | None, datetime | None]:
-        cursor = (request.state or {}).get("updated_at")
-        if not cursor:
+        since = request.cursor.since()
+        if since is None:
             return None, None
-        since = parse_ts(cursor) - request.lookback
         return f"updated_at:>='{iso(since)}'", since
 
     def _first_variables(self, spec: SortedSpec, search: str | None, *, with_count: bool) -> dict[str, Any]:
@@ -313,7 +306,7 @@ class ShopStreams:
                 newest = connection["nodes"][-1]["updatedAt"]
             more = connection["pageInfo"]["hasNextPage"]
             if batch and (batch.full() or not more):
-                yield batch.take(self._state(newest, sizes))
+                yield batch.take(self._state(request, newest, sizes))
             if not more:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
@@ -388,7 +381,7 @@ class ShopStreams:
         if batch or newest:
             # Locations are read one after another: a level changed in one already read is missed while
             # a later one shows a newer change. The cursor never passes the sync's start.
-            yield batch.take(self._state(_capped(newest, request.started_at), sizes) if newest else None)
+            yield batch.take(self._state(request, _capped(newest, request.started_at), sizes) if newest else None)
 
     def _location_levels(self, location: Mapping[str, Any], search: str | None,
                          sizes: Sizes) -> Iterator[dict[str, Any]]:
@@ -453,12 +446,12 @@ class ShopStreams:
             # the scan is missing while a later change ahead of it is in the file. The cursor stays at
             # the (earliest part's) operation's start, or the sync's when Shopify did not say.
             starts = [parse_ts(o.created_at) for o in (export.outcomes if export else ()) if o and o.created_at]
-            learnt = sizes.state() if sizes else _learnt(request.state)
-            return {**learnt, "updated_at": _capped(newest, min(starts) if starts else request.started_at)}
-        if (request.state or {}).get("updated_at"):
+            learnt = sizes.state() if sizes else _learnt(request.cursor.state)
+            return request.cursor.at(_capped(newest, min(starts) if starts else request.started_at), **learnt)
+        if request.cursor.raw:
             return None  # nothing changed: keep the cursor
         # An empty first export: start the cursor at the sync's start, so the next sync pages a delta.
-        return {"updated_at": iso(request.started_at)}
+        return request.cursor.at(iso(request.started_at))
 
 
 def _learnt(state: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""A live Shopify connection: the GraphQL client, the bulk exports and the streams of one shop.
+
+Imported by `ShopifyPlatform.connect` only: what it needs (requests, the client, the streams) is not
+loaded by a process that merely starts, parses its settings or stores an integration.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from ...config import Settings
+from ...errors import DataTypeSkipped
+from ...models import Page, StreamRequest
+from .bulk import BulkExports
+from .client import AccessDenied, ShopifyClient
+from .options import ShopifyOptions
+from .streams import SORTED_SPECS, ShopStreams
+
+# What a missing scope means for each data type, in words a merchant can act on.
+_SCOPES = {
+    "orders": "read_orders (and read_all_orders for orders older than 60 days)",
+    "products": "read_products",
+    "customers": "read_customers, with protected customer data access approved for the app",
+    "inventory": "read_inventory and read_locations",
+}
+
+
+class ShopifyConnection:
+    def __init__(self, shop_domain: str, access_token: str, settings: Settings):
+        self.shop = shop_domain
+        self.options: ShopifyOptions = settings.options_for("shopify", ShopifyOptions.from_env)
+        base_url = settings.shopify_base_url or f"https://{shop_domain}"
+        self.client = ShopifyClient(shop_domain, access_token, base_url=base_url,
+                                    api_version=settings.shopify_api_version, options=self.options)
+        self.exports = BulkExports(self.client, self.options)
+        self.streams = ShopStreams(self.client, self.options, self.exports)
+
+    def test(self) -> str:
+        from . import queries
+
+        shop = self.client.execute(queries.SHOP, operation="ShopInfo")["shop"]
+        return f"{shop['name']} ({shop['myshopifyDomain']}, {shop['plan']['publicDisplayName']} plan)"
+
+    def prepare(self, requests: Sequence[StreamRequest]) -> Iterator[str]:
+        """Decide how each data type is read and start the bulk exports together (the engine's hook):
+        the data types come back paged ones first, then each export as it becomes ready."""
+        return self.streams.prepare(list(requests))
+
+    def fetch(self, request: StreamRequest) -> Iterator[Page]:
+        try:
+            if request.data_type in SORTED_SPECS:
+                yield from self.streams.sorted_stream(SORTED_SPECS[request.data_type], request)
+            elif request.data_type == "inventory":
+                yield from self.streams.inventory_stream(request)
+            else:
+                raise DataTypeSkipped(f"Shopify has no data type {request.data_type!r}")
+        except AccessDenied as exc:
+            raise DataTypeSkipped(
+                f"Shopify denied access to {request.data_type} for {self.shop}: the app needs the "
+                f"{_SCOPES.get(request.data_type, 'matching')} access scope ({exc})") from None
+
+    def close(self) -> None:
+        try:
+            self.exports.close()
+        finally:
+            self.client.close()
