@@ -34,5 +34,12 @@ def sku_cache_table(client_id: str) -> str:
     return _client_table(client_id, "sku_cache")
 
 
+def client_of_data_table(name: str) -> str | None:
+    """The client id a `client_<id>_data` table name stands for; None for any other name."""
+    if not _TABLE_RE.match(name) or not name.endswith("_data"):
+        return None
+    return normalize_uuid(name[len("client_"):-len("_data")].replace("_", "-"))
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'

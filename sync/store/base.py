@@ -85,6 +85,11 @@ class PageTransaction(Protocol):
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         """Store the cursor (when given) and extend the lease; LeaseLost if the lease is not ours."""
 
+    def mark_deleted(self, data_type: str, external_ids: Sequence[str], deleted_at: datetime) -> int:
+        """Set `deleted_at` on the integration's live rows of these ids, of any of its data types (rows
+        already marked keep their first time; rows are never removed). Returns how many were marked.
+        Idempotent, and committed no later than the page's cursor."""
+
 
 # The store as each caller sees it: a caller is typed with the protocol it needs, and every store
 # (PostgreSQL, SQLite, Supabase REST, and the in-memory one of the engine's tests) implements `Store`.
@@ -124,6 +129,47 @@ class EngineStore(SchemaStore, LeaseStore, Protocol):
                          worker: WorkerId) -> ContextManager[PageTransaction]: ...
     def finish_attempt(self, result: SyncResult, update: ScheduleUpdate, worker: WorkerId) -> None: ...
     def finish_run(self, run_id: str, status: str, finished_at: datetime, summary: dict[str, Any]) -> None: ...
+    # Completeness (the audit after each sync, and the platforms following a deletion to the rows it
+    # implies): reads of the live rows, those whose deleted_at is null.
+    def count_live(self, client_id: str, credential_id: str, data_type: str,
+                   updated_between: tuple[datetime, datetime] | None = None) -> int:
+        """Live rows of one data type (only those whose source_updated_at is in the closed range, if given)."""
+    def iter_live_ids(self, client_id: str, credential_id: str, data_type: str, batch_size: int = 5000,
+                      updated_between: tuple[datetime, datetime] | None = None
+                      ) -> Iterator[tuple[str, datetime | None]]:
+        """(external_id, source_updated_at) of the live rows, in external_id order, read in batches."""
+    def stored_rows(self, client_id: str, credential_id: str, data_type: str,
+                    external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{external_id: data} of the stored rows of these ids, deleted or not."""
+    def ids_where(self, client_id: str, credential_id: str, data_type: str, path: Sequence[str],
+                  values: Sequence[str]) -> list[str]:
+        """Ids of the live rows whose data holds one of `values` at `path` (arrays on the way looked into)."""
+
+
+class AuditStore(SchemaStore, Protocol):
+    """What `python -m sync audit` needs (sync/audit.py): the integrations, their live rows, and page
+    transactions to repair them under a lease of its own."""
+
+    def list_integrations(self, client_id: str | None = None, platform: str | None = None) -> list[Integration]: ...
+    def get_integration(self, credential_id: str) -> Integration | None: ...
+    def acquire_lease(self, credential_id: str, worker: WorkerId, now: datetime, lease_until: datetime) -> bool:
+        """Lease this integration when nobody holds a live lease on it (its schedule untouched)."""
+    def renew_lease(self, credential_id: str, worker: WorkerId, lease_until: datetime) -> bool: ...
+    def release_lease(self, credential_id: str, worker: WorkerId) -> bool: ...
+    def ensure_data_table(self, client_id: str) -> None: ...
+    def count_live(self, client_id: str, credential_id: str, data_type: str,
+                   updated_between: tuple[datetime, datetime] | None = None) -> int: ...
+    def iter_live_ids(self, client_id: str, credential_id: str, data_type: str, batch_size: int = 5000,
+                      updated_between: tuple[datetime, datetime] | None = None
+                      ) -> Iterator[tuple[str, datetime | None]]: ...
+    def stored_versions(self, client_id: str, credential_id: str, data_type: str,
+                        external_ids: Sequence[str]) -> dict[str, datetime | None]: ...
+    def stored_rows(self, client_id: str, credential_id: str, data_type: str,
+                    external_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def ids_where(self, client_id: str, credential_id: str, data_type: str, path: Sequence[str],
+                  values: Sequence[str]) -> list[str]: ...
+    def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
+                         worker: WorkerId) -> ContextManager[PageTransaction]: ...
 
 
 class AdminStore(SchemaStore, Protocol):
@@ -161,5 +207,5 @@ class CliStore(SchemaStore, Protocol):
     def list_due(self, now: datetime, params: RunParams) -> list[Integration]: ...
 
 
-class Store(EngineStore, AdminStore, SkuStore, CliStore, Protocol):
+class Store(EngineStore, AdminStore, SkuStore, CliStore, AuditStore, Protocol):
     """Every operation: what `open_store` returns."""

@@ -102,6 +102,13 @@ class StoreCore:
             "exclude": list(exclude)}))
         return rows.integration(row) if row else None
 
+    def acquire_lease(self, credential_id: str, worker: WorkerId, now: datetime, lease_until: datetime) -> bool:
+        return self._db.count("acquire_lease", {"credential_id": credential_id, "worker_id": str(worker), "now": now,
+                                                "lease_until": lease_until}) == 1
+
+    def release_lease(self, credential_id: str, worker: WorkerId) -> bool:
+        return self._db.count("release_lease", {"credential_id": credential_id, "worker_id": str(worker)}) == 1
+
     def renew_lease(self, credential_id: str, worker: WorkerId, lease_until: datetime) -> bool:
         return self._db.count("renew_lease", {"credential_id": credential_id, "worker_id": str(worker),
                                               "lease_until": lease_until}) == 1
@@ -115,6 +122,47 @@ class StoreCore:
                                                   "credential_id": credential_id, "data_type": data_type,
                                                   "external_ids": list(external_ids)})
         return {r["external_id"]: timeutil.parse_optional(r["source_updated_at"]) for r in found}
+
+    # -- completeness: what is stored live, for the audit and for following deletions ---------------
+    def count_live(self, client_id: str, credential_id: str, data_type: str,
+                   updated_between: tuple[datetime, datetime] | None = None) -> int:
+        low, high = updated_between or (None, None)
+        return int(self._db.value("count_live", {"client_id": normalize_uuid(client_id), "credential_id": credential_id,
+                                                 "data_type": data_type, "updated_from": low, "updated_to": high}) or 0)
+
+    def iter_live_ids(self, client_id: str, credential_id: str, data_type: str, batch_size: int = 5000,
+                      updated_between: tuple[datetime, datetime] | None = None
+                      ) -> Iterator[tuple[str, datetime | None]]:
+        client = normalize_uuid(client_id)
+        low, high = updated_between or (None, None)
+        after = ""
+        while True:
+            # Keyset on the dedup index; only an empty batch ends the walk (Supabase's "Max rows" may
+            # cut a batch short).
+            batch = self._db.rows("live_ids", {"client_id": client, "credential_id": credential_id,
+                                               "data_type": data_type, "after": after, "limit": batch_size,
+                                               "updated_from": low, "updated_to": high})
+            for row in batch:
+                yield row["external_id"], timeutil.parse_optional(row["source_updated_at"])
+            if not batch:
+                return
+            after = batch[-1]["external_id"]
+
+    def stored_rows(self, client_id: str, credential_id: str, data_type: str,
+                    external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not external_ids:
+            return {}
+        found = self._db.rows("stored_rows", {"client_id": normalize_uuid(client_id), "credential_id": credential_id,
+                                              "data_type": data_type, "external_ids": list(external_ids)})
+        return {r["external_id"]: rows.decode_json(r["data"]) for r in found}
+
+    def ids_where(self, client_id: str, credential_id: str, data_type: str, path: Sequence[str],
+                  values: Sequence[str]) -> list[str]:
+        if not values:
+            return []
+        found = self._db.rows("ids_where", {"client_id": normalize_uuid(client_id), "credential_id": credential_id,
+                                            "data_type": data_type, "path": list(path), "values": list(values)})
+        return [r["external_id"] for r in found]
 
     def page_transaction(self, client_id: str, credential_id: str, platform: str, data_type: str,
                          worker: WorkerId) -> AbstractContextManager[PageTransaction]:

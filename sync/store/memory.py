@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .base import LeaseLost, PageScope, StagedRow
 from .core import StoreCore
-from .rows import Json
+from .rows import Json, values_at
 from .statements import SCHEMA_VERSION
 
 _INTEGRATION_COLUMNS = ("credential_id", "client_id", "platform_type", "display_name", "credentials", "status",
@@ -135,6 +135,21 @@ class MemoryConnector:
         row["locked_until"] = lease_until
         return True
 
+    def _acquire_lease(self, credential_id: str, worker_id: str, now: datetime, lease_until: datetime) -> bool:
+        row = self.integrations.get(credential_id)
+        if row is None or not (row["locked_until"] is None or row["locked_until"] <= now
+                               or row["locked_by"] == worker_id):
+            return False
+        row.update(locked_by=worker_id, locked_until=lease_until)
+        return True
+
+    def _release_lease(self, credential_id: str, worker_id: str) -> bool:
+        row = self.integrations.get(credential_id)
+        if row is None or row["locked_by"] != worker_id:
+            return False
+        row.update(locked_by=None, locked_until=None)
+        return True
+
     def _lease_holders(self, now: datetime) -> list[str]:
         return sorted({r["locked_by"] for r in self.integrations.values()
                        if r["locked_by"] and r["locked_until"] and r["locked_until"] > now})
@@ -142,15 +157,47 @@ class MemoryConnector:
     # -- data ---------------------------------------------------------------------------------------
     def _stored_versions(self, client_id: str, credential_id: str, data_type: str,
                          external_ids: Sequence[str]) -> list[dict[str, Any]]:
+        # A row marked deleted has no version: a record that comes back is fetched and written again.
         table = self.data.get(client_id, {})
-        return [{"external_id": i, "source_updated_at": table[(credential_id, data_type, i)]["source_updated_at"]}
-                for i in dict.fromkeys(external_ids) if (credential_id, data_type, i) in table]
+        return [{"external_id": i, "source_updated_at": None if row["deleted_at"] else row["source_updated_at"]}
+                for i in dict.fromkeys(external_ids) if (row := table.get((credential_id, data_type, i)))]
 
     def _data_batch(self, client_id: str, data_types: Sequence[str], after_id: int,
                     limit: int) -> list[dict[str, Any]]:
         rows = sorted((r for r in self.data.get(client_id, {}).values()
-                       if r["id"] > after_id and r["data_type"] in data_types), key=lambda r: r["id"])
+                       if r["id"] > after_id and r["data_type"] in data_types and r["deleted_at"] is None),
+                      key=lambda r: r["id"])
         return rows[:limit]
+
+    def _live(self, client_id: str, credential_id: str, data_type: str, updated_from: datetime | None = None,
+              updated_to: datetime | None = None) -> list[dict[str, Any]]:
+        return sorted((r for r in self.data.get(client_id, {}).values()
+                       if r["credential_id"] == credential_id and r["data_type"] == data_type and r["deleted_at"] is None
+                       and (updated_from is None or (r["source_updated_at"] and r["source_updated_at"] >= updated_from))
+                       and (updated_to is None or (r["source_updated_at"] and r["source_updated_at"] <= updated_to))),
+                      key=lambda r: r["external_id"])
+
+    def _count_live(self, client_id: str, credential_id: str, data_type: str, updated_from: datetime | None,
+                    updated_to: datetime | None) -> int:
+        return len(self._live(client_id, credential_id, data_type, updated_from, updated_to))
+
+    def _live_ids(self, client_id: str, credential_id: str, data_type: str, after: str, limit: int,
+                  updated_from: datetime | None, updated_to: datetime | None) -> list[dict[str, Any]]:
+        return [{"external_id": r["external_id"], "source_updated_at": r["source_updated_at"]}
+                for r in self._live(client_id, credential_id, data_type, updated_from, updated_to)
+                if r["external_id"] > after][:limit]
+
+    def _stored_rows(self, client_id: str, credential_id: str, data_type: str,
+                     external_ids: Sequence[str]) -> list[dict[str, Any]]:
+        table = self.data.get(client_id, {})
+        return [{"external_id": i, "data": row["data"], "deleted_at": row["deleted_at"]}
+                for i in dict.fromkeys(external_ids) if (row := table.get((credential_id, data_type, i)))]
+
+    def _ids_where(self, client_id: str, credential_id: str, data_type: str, path: Sequence[str],
+                   values: Sequence[str]) -> list[dict[str, Any]]:
+        wanted = set(values)
+        return [{"external_id": r["external_id"]} for r in self._live(client_id, credential_id, data_type)
+                if wanted.intersection(values_at(r["data"], path))]
 
     # -- results and runs ---------------------------------------------------------------------------
     def _finish_attempt(self, status: str, schedule_error: str | None, consecutive_failures: int,
@@ -211,14 +258,24 @@ class MemoryPageTransaction:
         self._key = (scope.credential_id, scope.data_type)
         self._rows: list[tuple[StagedRow, bool, datetime]] = []
         self._state: tuple[dict[str, Any] | None, datetime] | None = None
+        self._marks: dict[tuple[str, str, str], datetime] = {}
 
     def stored_hashes(self, external_ids: Sequence[str]) -> dict[str, str]:
         table = self._db.data.get(self.scope.client_id, {})
-        return {i: table[(*self._key, i)]["record_hash"] for i in external_ids if (*self._key, i) in table}
+        return {i: None if row["deleted_at"] else row["record_hash"]  # type: ignore[misc]
+                for i in external_ids if (row := table.get((*self._key, i)))}
 
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
         self._rows.extend((row, True, now) for row in new)
         self._rows.extend((row, False, now) for row in changed)
+
+    def mark_deleted(self, data_type: str, external_ids: Sequence[str], deleted_at: datetime) -> int:
+        table = self._db.data.get(self.scope.client_id, {})
+        keys = [k for i in dict.fromkeys(external_ids)
+                if (row := table.get(k := (self._key[0], data_type, i))) is not None and row["deleted_at"] is None
+                and k not in self._marks]
+        self._marks.update((k, deleted_at) for k in keys)
+        return len(keys)
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         integration = self._db.integrations.get(self._key[0])
@@ -233,7 +290,7 @@ class MemoryPageTransaction:
         for row, _, now in self._rows:
             key = (*self._key, row.external_id)
             stored = table.get(key)
-            if stored is not None and stored["record_hash"] == row.record_hash:
+            if stored is not None and stored["record_hash"] == row.record_hash and stored["deleted_at"] is None:
                 continue
             if stored is None:
                 self._db.next_id += 1
@@ -241,7 +298,10 @@ class MemoryPageTransaction:
                                        "platform_type": self.scope.platform, "data_type": self._key[1],
                                        "external_id": row.external_id, "first_synced_at": now}
             stored.update(data=json.loads(row.data_json), record_hash=row.record_hash,
-                          source_updated_at=row.source_updated_at, last_synced_at=now)
+                          source_updated_at=row.source_updated_at, last_synced_at=now, deleted_at=None)
+        for key, deleted_at in self._marks.items():
+            if key in table and table[key]["deleted_at"] is None:
+                table[key]["deleted_at"] = deleted_at
         if self._state is not None:
             state, lease_until = self._state
             integration = self._db.integrations[self._key[0]]

@@ -86,6 +86,20 @@ class PostgresPageTransaction:
                 copy.write_row((*fixed, row.external_id, row.data_json, row.record_hash, row.source_updated_at,
                                 now, now))
 
+    def mark_deleted(self, data_type: str, external_ids: Sequence[str], deleted_at: datetime) -> int:
+        if not external_ids:
+            return 0
+        try:
+            row = self._conn.execute(self._sql["mark_deleted"], {
+                "client_id": self.scope.client_id, "credential_id": self.scope.credential_id, "data_type": data_type,
+                "external_ids": list(external_ids), "deleted_at": deleted_at,
+                "worker_id": self.scope.worker_id}).fetchone()
+        except psycopg.Error as exc:
+            if exc.sqlstate == LEASE_LOST_SQLSTATE:
+                raise LeaseLost(f"lease on integration {self.scope.credential_id} was lost") from None
+            raise
+        return int(next(iter(row.values())) or 0) if row else 0
+
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         params = {"credential_id": self.scope.credential_id, "worker_id": self.scope.worker_id,
                   "data_type": self.scope.data_type, "state": Jsonb(state) if state is not None else None,

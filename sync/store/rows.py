@@ -14,14 +14,15 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .. import timeutil
 from ..models import Integration, RunParams, ScheduleUpdate, SyncResult, WorkerId
 from .base import DataRow, SkuRow
 
 _TIMESTAMPS = frozenset({"last_sync_at", "next_sync_at", "locked_until", "created_at", "updated_at", "started_at",
-                         "finished_at", "source_updated_at", "first_synced_at", "last_synced_at"})
+                         "finished_at", "source_updated_at", "first_synced_at", "last_synced_at",
+                         "deleted_at"})
 _JSON = frozenset({"sync_state", "data_types_synced", "params", "summary", "data"})
 _BOOLEANS = frozenset({"is_active", "success"})
 _UUIDS = frozenset({"credential_id", "client_id", "result_id", "run_id"})
@@ -89,6 +90,25 @@ def data_row(row: Mapping[str, Any]) -> DataRow:
     return DataRow(credential_id=str(row["credential_id"]), platform_type=row["platform_type"],
                    data_type=row["data_type"], external_id=row["external_id"],
                    data=json.loads(data) if isinstance(data, str) else data)
+
+
+def values_at(data: Any, path: Sequence[str]) -> list[str]:
+    """The scalar values found in `data` at `path` (keys from the top), looking into every element of an
+    array met on the way, as a PostgreSQL jsonpath does in lax mode (api_sync_ids_where)."""
+    found: list[Any] = [data]
+    for key in path:
+        step: list[Any] = []
+        for value in found:
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict) and key in item:
+                    step.append(item[key])
+        found = step
+    out: list[str] = []
+    for value in found:
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not isinstance(item, (dict, list)):
+                out.append(item if isinstance(item, str) else json.dumps(item))
+    return out
 
 
 # -- the parameters of each operation (named like the functions' arguments, without their `p_`) ------

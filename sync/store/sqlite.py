@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .. import timeutil
 from ..errors import ConfigError
-from ..ids import data_table, quote_ident, sku_cache_table
+from ..ids import client_of_data_table, data_table, normalize_uuid, quote_ident, sku_cache_table
 from ..models import Integration, RunParams, WorkerId
 from . import rows
 from .base import LeaseLost, PageScope, SkuRow, StagedRow
@@ -154,6 +154,14 @@ class SqlitePageTransaction:
             for part in (new, changed) for r in part
         ], {"table": quote_ident(data_table(self.scope.client_id))})
 
+    def mark_deleted(self, data_type: str, external_ids: Sequence[str], deleted_at: datetime) -> int:
+        # In the page's write transaction: its save_state checks the lease before anything commits.
+        if not external_ids:
+            return 0
+        return self._db.count("mark_deleted", {"client_id": self.scope.client_id,
+                                               "credential_id": self.scope.credential_id, "data_type": data_type,
+                                               "external_ids": list(external_ids), "deleted_at": deleted_at})
+
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         saved = self._db.count("save_state", {
             "credential_id": self.scope.credential_id, "worker_id": self.scope.worker_id,
@@ -196,6 +204,11 @@ class SqliteStore(StoreCore):
                 self._sqlite.conn.execute(statement)
             for table in _template(schema):
                 self._complete(table, schema, table)
+            # Client data tables an older version made get this version's columns (deleted_at, say).
+            for table in self._sqlite.rows("list_tables", {}):
+                client = client_of_data_table(table["name"])
+                if client is not None:
+                    self._create_data_table(client)
             self._sqlite.run("indexes", {})
             self._sqlite.run("key_results", {})
             self._sqlite.run("set_schema_version", {"version": SCHEMA_VERSION})
@@ -229,6 +242,25 @@ class SqliteStore(StoreCore):
     def _page(self, scope: PageScope) -> Iterator[SqlitePageTransaction]:
         with self._sqlite.write():
             yield SqlitePageTransaction(self._sqlite, scope)
+
+    def ids_where(self, client_id: str, credential_id: str, data_type: str, path: Sequence[str],
+                  values: Sequence[str]) -> list[str]:
+        # SQLite has no path query that looks into arrays on the way: each live row's JSON is walked
+        # here, read in keyset batches (never the whole table at once).
+        wanted = set(values)
+        if not wanted:
+            return []
+        client = normalize_uuid(client_id)
+        found, after = [], ""
+        while True:
+            batch = self._sqlite.rows("live_rows", {"client_id": client, "credential_id": credential_id,
+                                                    "data_type": data_type, "after": after, "limit": 2000})
+            if not batch:
+                return found
+            for row in batch:
+                if wanted.intersection(rows.values_at(json.loads(row["data"]), path)):
+                    found.append(row["external_id"])
+            after = batch[-1]["external_id"]
 
     # -- SKU analysis -------------------------------------------------------------------------------
     def replace_sku_cache(self, client_id: str, sku_rows: Sequence[SkuRow]) -> None:

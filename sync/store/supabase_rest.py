@@ -52,6 +52,9 @@ _ONCE = {"claim_next", "insert_integration", "finish_attempt"}
 # Operations the other stores read as rows of api_sync_stored: over REST one JSON object
 # {external_id: value} from api_sync_stored_object (one request, whatever Supabase's "Max rows" is).
 _STORED = {"stored_versions": "source_updated_at", "stored_hashes": "record_hash"}
+# Set-returning functions read page by page (Supabase's "Max rows" cuts an answer short, silently); the
+# other sets (data_batch, live_ids) are read by keyset, where a short batch is harmless.
+_PAGED = {"list_due", "ids_where"}
 
 
 def _arg(value: Any) -> Any:
@@ -82,8 +85,8 @@ class RestConnector:
             return self.rest.select(table, columns, eq=eq, order=order)
         if name in _STORED:
             return [{"external_id": k, _STORED[name]: v} for k, v in self.stored(name, params).items()]
-        if name == "list_due":  # a set Supabase's "Max rows" may cut: read page by page
-            return self.rest.rpc_rows("api_sync_list_due", {f"p_{k}": _arg(v) for k, v in params.items()})
+        if name in _PAGED:  # a set Supabase's "Max rows" may cut: read page by page
+            return self.rest.rpc_rows(f"api_sync_{name}", {f"p_{k}": _arg(v) for k, v in params.items()})
         return list(self.call(name, params) or [])
 
     def stored(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,6 +125,15 @@ class SupabasePageTransaction:
         self.rows.extend(new)
         self.rows.extend(changed)
         self.now = now
+
+    def mark_deleted(self, data_type: str, external_ids: Sequence[str], deleted_at: datetime) -> int:
+        # A call of its own, now, before the page that moves the cursor: marking is idempotent, so a page
+        # that fails afterwards only marks again next time. The function checks the lease.
+        if not external_ids:
+            return 0
+        return self.db.count("mark_deleted", {
+            "client_id": self.scope.client_id, "credential_id": self.scope.credential_id, "data_type": data_type,
+            "external_ids": list(external_ids), "deleted_at": deleted_at, "worker_id": self.scope.worker_id})
 
     def save_state(self, state: dict[str, Any] | None, lease_until: datetime) -> None:
         # Checked and applied by api_sync_write_page at commit; LeaseLost is raised from there.

@@ -53,6 +53,7 @@ BEGIN
     EXECUTE $schema$
 {{POSTGRES_SCHEMA}}
 $schema$;
+    PERFORM api_sync_upgrade_client_tables();
     DELETE FROM api_sync_schema_version;
     INSERT INTO api_sync_schema_version (version) VALUES ({{SCHEMA_VERSION}});
     RETURN {{SCHEMA_VERSION}};
@@ -66,7 +67,8 @@ CREATE OR REPLACE FUNCTION api_sync_data_columns() RETURNS TABLE (name text, typ
 LANGUAGE sql IMMUTABLE SET search_path FROM CURRENT AS $$
     VALUES ('credential_id', 'uuid'), ('platform_type', 'text'), ('data_type', 'text'), ('external_id', 'text'),
            ('data', 'jsonb'), ('record_hash', 'text'), ('source_updated_at', 'timestamptz'),
-           ('first_synced_at', 'timestamptz DEFAULT now()'), ('last_synced_at', 'timestamptz DEFAULT now()')
+           ('first_synced_at', 'timestamptz DEFAULT now()'), ('last_synced_at', 'timestamptz DEFAULT now()'),
+           ('deleted_at', 'timestamptz')
 $$;
 
 -- The columns of a client's SKU cache after its `sku text` key (SPEC section 2), in table order.
@@ -264,6 +266,30 @@ BEGIN
 END
 $$;
 
+-- Lease one integration for work outside a sync (`python -m sync audit --repair`), only when no live
+-- lease is held on it; its schedule is left alone. False when another worker holds it (or unknown).
+CREATE OR REPLACE FUNCTION api_sync_acquire_lease(
+    p_credential_id uuid, p_worker_id text, p_now timestamptz, p_lease_until timestamptz
+) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE client_api_credentials SET locked_by = p_worker_id, locked_until = p_lease_until
+    WHERE credential_id = p_credential_id
+      AND (locked_until IS NULL OR locked_until <= p_now OR locked_by = p_worker_id);
+    RETURN FOUND;
+END
+$$;
+
+-- Give a lease back (its holder only).
+CREATE OR REPLACE FUNCTION api_sync_release_lease(p_credential_id uuid, p_worker_id text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE client_api_credentials SET locked_by = NULL, locked_until = NULL
+    WHERE credential_id = p_credential_id AND locked_by = p_worker_id;
+    RETURN FOUND;
+END
+$$;
+
 -- The workers holding a live lease (one JSON array, not a set: Supabase's "Max rows" cannot cut it).
 CREATE OR REPLACE FUNCTION api_sync_lease_holders(p_now timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -288,9 +314,13 @@ BEGIN
     IF v_table IS NULL OR COALESCE(cardinality(p_external_ids), 0) = 0 THEN
         RETURN;
     END IF;
+    -- A row marked deleted is stored without a hash or version: a record that comes back is then
+    -- written again (as changed), which clears its deleted_at.
     RETURN QUERY EXECUTE format(
         'SELECT s.external_id, s.record_hash, s.source_updated_at FROM unnest($3::text[]) AS u(external_id) '
-        'CROSS JOIN LATERAL (SELECT t.external_id, t.record_hash, t.source_updated_at FROM %s t '
+        'CROSS JOIN LATERAL (SELECT t.external_id, '
+        'CASE WHEN t.deleted_at IS NULL THEN t.record_hash END AS record_hash, '
+        'CASE WHEN t.deleted_at IS NULL THEN t.source_updated_at END AS source_updated_at FROM %s t '
         'WHERE t.credential_id = $1 AND t.data_type = $2 AND t.external_id = u.external_id OFFSET 0) AS s',
         v_table) USING p_credential_id, p_data_type, p_external_ids;
 END
@@ -331,7 +361,8 @@ END
 $$;
 
 -- Insert or update rows of one data type (parallel arrays, which the PostgreSQL store sends in binary);
--- a row whose hash did not change is not written. With p_count, returns {"new": n, "updated": n} as this
+-- a row whose hash did not change is not written, unless it was marked deleted: a record that comes
+-- back is live again (deleted_at cleared). With p_count, returns {"new": n, "updated": n} as this
 -- transaction found them (xmax = 0 tells a freshly inserted row from an updated one; the REST store logs
 -- them); without, NULL (telling them apart costs a RETURNING the PostgreSQL store does not need).
 CREATE OR REPLACE FUNCTION api_sync_upsert_rows(
@@ -360,8 +391,9 @@ BEGIN
              AS u(external_id, data, record_hash, source_updated_at)
         ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
         SET data = EXCLUDED.data, record_hash = EXCLUDED.record_hash,
-            source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at
-        WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash
+            source_updated_at = EXCLUDED.source_updated_at, last_synced_at = EXCLUDED.last_synced_at,
+            deleted_at = NULL
+        WHERE t.record_hash IS DISTINCT FROM EXCLUDED.record_hash OR t.deleted_at IS NOT NULL
     $sql$, v_table);
     IF NOT p_count THEN
         EXECUTE v_upsert USING p_credential_id, p_platform, p_data_type, p_now, p_external_ids, p_data, p_hashes,
@@ -401,8 +433,9 @@ BEGIN
 END
 $$;
 
--- One batch of a client's stored records, by keyset on the primary key (each call is short; a row an
--- upsert changes keeps its id, so a concurrent sync never makes one appear twice or vanish).
+-- One batch of a client's live records (deleted ones left out), by keyset on the primary key (each call
+-- is short; a row an upsert changes keeps its id, so a concurrent sync never makes one appear twice or
+-- vanish).
 -- enable_seqscan off: without statistics the planner may sort every remaining row per batch instead of
 -- walking the primary key, which makes reading a large table quadratic.
 CREATE OR REPLACE FUNCTION api_sync_data_batch(
@@ -417,8 +450,157 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE format(
         'SELECT t.id, t.credential_id::text, t.platform_type, t.data_type, t.external_id, t.data FROM %s t '
-        'WHERE t.id > $1 AND t.data_type = ANY($2) ORDER BY t.id LIMIT $3', v_table)
+        'WHERE t.id > $1 AND t.data_type = ANY($2) AND t.deleted_at IS NULL ORDER BY t.id LIMIT $3', v_table)
         USING p_after_id, p_data_types, p_limit;
+END
+$$;
+
+-- completeness: deletions and the audit ---------------------------------------------------------------
+
+-- Mark rows of one data type deleted (SPEC section 2: rows are never removed). Rows already marked keep
+-- their first deleted_at; returns how many were marked now. p_worker_id, when given, must hold the
+-- integration's lease (the REST store marks in a call of its own, before the page that moves the cursor;
+-- the PostgreSQL store marks inside the page's transaction, whose api_sync_save_state checks it).
+-- One unique-index probe per id, as in api_sync_stored.
+CREATE OR REPLACE FUNCTION api_sync_mark_deleted(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_external_ids text[], p_deleted_at timestamptz,
+    p_worker_id text DEFAULT NULL
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_table regclass := api_sync_data_table(p_client_id);
+    v_count integer;
+BEGIN
+    IF p_worker_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM client_api_credentials WHERE credential_id = p_credential_id AND locked_by = p_worker_id) THEN
+        RAISE EXCEPTION 'lease on integration % was lost', p_credential_id
+            USING ERRCODE = 'ASL01', HINT = 'another worker took over this integration after its lease expired';
+    END IF;
+    IF v_table IS NULL OR COALESCE(cardinality(p_external_ids), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format(
+        'UPDATE %1$s t SET deleted_at = $4 WHERE t.id IN ('
+        'SELECT s.id FROM unnest($3::text[]) AS u(external_id) CROSS JOIN LATERAL ('
+        'SELECT d.id FROM %1$s d WHERE d.credential_id = $1 AND d.data_type = $2 AND d.external_id = u.external_id '
+        'AND d.deleted_at IS NULL OFFSET 0) AS s)', v_table)
+        USING p_credential_id, p_data_type, p_external_ids, p_deleted_at;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+-- How many live rows (deleted_at null) an integration holds of one data type; with p_updated_from /
+-- p_updated_to, only those whose source_updated_at is in that closed range (a platform counting by a
+-- time window).
+CREATE OR REPLACE FUNCTION api_sync_count_live(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_updated_from timestamptz DEFAULT NULL,
+    p_updated_to timestamptz DEFAULT NULL
+) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_table regclass := api_sync_data_table(p_client_id);
+    v_count bigint;
+BEGIN
+    IF v_table IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format(
+        'SELECT count(*) FROM %s t WHERE t.credential_id = $1 AND t.data_type = $2 AND t.deleted_at IS NULL '
+        'AND ($3::timestamptz IS NULL OR t.source_updated_at >= $3) '
+        'AND ($4::timestamptz IS NULL OR t.source_updated_at <= $4)', v_table)
+        INTO v_count USING p_credential_id, p_data_type, p_updated_from, p_updated_to;
+    RETURN v_count;
+END
+$$;
+
+-- One batch of an integration's live ids of one data type (with their stored versions), in id order
+-- after p_after: the audit walks them by keyset through the dedup index, never the whole set at once.
+-- With p_updated_from / p_updated_to, only rows whose source_updated_at is in that range.
+CREATE OR REPLACE FUNCTION api_sync_live_ids(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_after text, p_limit integer,
+    p_updated_from timestamptz DEFAULT NULL, p_updated_to timestamptz DEFAULT NULL
+) RETURNS TABLE (external_id text, source_updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT SET enable_seqscan = off AS $$
+DECLARE
+    v_table regclass := api_sync_data_table(p_client_id);
+BEGIN
+    IF v_table IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT t.external_id, t.source_updated_at FROM %s t '
+        'WHERE t.credential_id = $1 AND t.data_type = $2 AND t.external_id > $3 AND t.deleted_at IS NULL '
+        'AND ($5::timestamptz IS NULL OR t.source_updated_at >= $5) '
+        'AND ($6::timestamptz IS NULL OR t.source_updated_at <= $6) '
+        'ORDER BY t.external_id LIMIT $4', v_table)
+        USING p_credential_id, p_data_type, COALESCE(p_after, ''), p_limit, p_updated_from, p_updated_to;
+END
+$$;
+
+-- The stored records of these ids (deleted or not): what a platform reads back to follow a deletion to
+-- the rows it implies (a deleted Shopify product's inventory items are in its stored variants).
+CREATE OR REPLACE FUNCTION api_sync_stored_rows(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_external_ids text[]
+) RETURNS TABLE (external_id text, data jsonb, deleted_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_table regclass := api_sync_data_table(p_client_id);
+BEGIN
+    IF v_table IS NULL OR COALESCE(cardinality(p_external_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT s.external_id, s.data, s.deleted_at FROM unnest($3::text[]) AS u(external_id) '
+        'CROSS JOIN LATERAL (SELECT t.external_id, t.data, t.deleted_at FROM %s t '
+        'WHERE t.credential_id = $1 AND t.data_type = $2 AND t.external_id = u.external_id OFFSET 0) AS s',
+        v_table) USING p_credential_id, p_data_type, p_external_ids;
+END
+$$;
+
+-- The live rows of one data type whose record holds one of p_values at p_path (keys from the top; an
+-- array on the way is looked into, as a jsonpath in lax mode does): e.g. the inventory levels of some
+-- inventory items (path {item,id}), the products holding some variants (path {variants,id}). Two
+-- columns, so that the answer is a set of rows, not of scalars, through PostgREST too.
+CREATE OR REPLACE FUNCTION api_sync_ids_where(
+    p_client_id uuid, p_credential_id uuid, p_data_type text, p_path text[], p_values text[]
+) RETURNS TABLE (external_id text, source_updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_table regclass := api_sync_data_table(p_client_id);
+    v_path jsonpath;
+BEGIN
+    IF v_table IS NULL OR COALESCE(cardinality(p_values), 0) = 0 OR COALESCE(cardinality(p_path), 0) = 0 THEN
+        RETURN;
+    END IF;
+    SELECT ('lax $' || string_agg('.' || to_jsonb(k)::text, '' ORDER BY n))::jsonpath INTO v_path
+    FROM unnest(p_path) WITH ORDINALITY AS p(k, n);
+    RETURN QUERY EXECUTE format(
+        'SELECT t.external_id, t.source_updated_at FROM %s t WHERE t.credential_id = $1 AND t.data_type = $2 AND t.deleted_at IS NULL '
+        'AND EXISTS (SELECT 1 FROM jsonb_path_query(t.data, $3) AS v(value) WHERE v.value #>> ''{}'' = ANY($4)) '
+        'ORDER BY t.external_id', v_table)
+        USING p_credential_id, p_data_type, v_path, p_values;
+END
+$$;
+
+-- Client data tables made by an older version get the columns this one has (deleted_at, say): run by
+-- init-db, so a dashboard can rely on them before the client's next sync.
+CREATE OR REPLACE FUNCTION api_sync_upgrade_client_tables() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_name text;
+    v_count integer := 0;
+BEGIN
+    FOR v_name IN
+        SELECT c.relname FROM pg_class c
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+          AND c.relname ~ '^client_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}_data$'
+        ORDER BY c.relname
+    LOOP
+        PERFORM api_sync_ensure_data_table(replace(substr(v_name, 8, 36), '_', '-')::uuid);
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
 END
 $$;
 
@@ -578,7 +760,9 @@ BEGIN
     END IF;
 END $$;
 
--- The tables (the schema runs first, see install_script) and functions are now those of this version.
+-- The tables (the schema runs first, see install_script) and functions are now those of this version,
+-- and so are the client data tables an older version made.
+SELECT api_sync_upgrade_client_tables();
 DELETE FROM api_sync_schema_version;
 INSERT INTO api_sync_schema_version (version) VALUES ({{SCHEMA_VERSION}});
 

@@ -52,14 +52,23 @@ SELECT api_sync_claim_next(%(now)s, %(force)s, %(client_id)s, %(platform)s, %(wo
 -- renew_lease --
 SELECT api_sync_renew_lease(%(credential_id)s, %(worker_id)s, %(lease_until)s)
 
+-- acquire_lease --
+SELECT api_sync_acquire_lease(%(credential_id)s, %(worker_id)s, %(now)s, %(lease_until)s)
+
+-- release_lease --
+SELECT api_sync_release_lease(%(credential_id)s, %(worker_id)s)
+
 -- lease_holders --
 SELECT api_sync_lease_holders(%(now)s)
 
 -- stored_hashes --
 -- The page write's lookup, its hot path, direct: api_sync_stored (the Supabase REST store's) costs a
 -- function call and a tuplestore, a fifth of the lookup. One unique-index probe per id (see there why).
-SELECT s.external_id, s.{column} FROM unnest(%(external_ids)s::text[]) AS u(external_id) CROSS JOIN LATERAL (
-    SELECT external_id, {column} FROM {table} WHERE credential_id = %(credential_id)s AND data_type = %(data_type)s
+-- A row marked deleted has no hash or version here: a record that comes back is written again (as
+-- changed), which clears its deleted_at.
+SELECT s.external_id, s.value FROM unnest(%(external_ids)s::text[]) AS u(external_id) CROSS JOIN LATERAL (
+    SELECT external_id, CASE WHEN deleted_at IS NULL THEN {column} END AS value FROM {table}
+    WHERE credential_id = %(credential_id)s AND data_type = %(data_type)s
     AND external_id = u.external_id OFFSET 0) AS s
 
 -- copy_new_rows --
@@ -116,7 +125,7 @@ ORDER BY started_at, result_id
 SELECT api_sync_list_client_ids()
 
 -- data_bounds --
--- The SKU analysis reads a client's table in ranges of the primary key, direct (api_sync_data_batch, the
+-- The SKU analysis reads a client's live rows (deleted ones left out) in ranges of the primary key, direct (api_sync_data_batch, the
 -- REST store's, returns its rows through a tuplestore: about 2.5 times slower). Each range is a short
 -- statement (fine behind Supabase's transaction pooler, unlike a server-side cursor) over at most
 -- `span` ids, whatever plan PostgreSQL picks: a keyset `id > last ... ORDER BY id LIMIT n` lets the
@@ -126,8 +135,26 @@ SELECT min(id) AS low, max(id) AS high FROM {table}
 
 -- data_range --
 SELECT id, credential_id::text, platform_type, data_type, external_id, data FROM {table}
-WHERE id > %(low)s AND id <= %(high)s AND data_type = ANY(%(data_types)s)
+WHERE id > %(low)s AND id <= %(high)s AND data_type = ANY(%(data_types)s) AND deleted_at IS NULL
 ORDER BY id
 
 -- replace_sku_cache --
 SELECT api_sync_replace_sku_cache(%(client_id)s, %(rows)s)
+
+-- mark_deleted --
+SELECT api_sync_mark_deleted(%(client_id)s, %(credential_id)s, %(data_type)s, %(external_ids)s, %(deleted_at)s,
+                             %(worker_id)s)
+
+-- count_live --
+SELECT api_sync_count_live(%(client_id)s, %(credential_id)s, %(data_type)s, %(updated_from)s, %(updated_to)s)
+
+-- live_ids --
+SELECT external_id, source_updated_at FROM api_sync_live_ids(%(client_id)s, %(credential_id)s, %(data_type)s,
+                                                             %(after)s, %(limit)s, %(updated_from)s, %(updated_to)s)
+
+-- stored_rows --
+SELECT external_id, data, deleted_at FROM api_sync_stored_rows(%(client_id)s, %(credential_id)s, %(data_type)s,
+                                                               %(external_ids)s)
+
+-- ids_where --
+SELECT external_id FROM api_sync_ids_where(%(client_id)s, %(credential_id)s, %(data_type)s, %(path)s, %(values)s)

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     record_hash TEXT,
     source_updated_at TEXT,
     first_synced_at TEXT,
-    last_synced_at TEXT
+    last_synced_at TEXT,
+    deleted_at TEXT
 )
 
 -- create_data_indexes --
@@ -130,29 +131,41 @@ WHERE credential_id = :credential_id
 UPDATE client_api_credentials SET locked_until = :lease_until
 WHERE credential_id = :credential_id AND locked_by = :worker_id
 
+-- acquire_lease --
+-- See api_sync_acquire_lease in postgres_functions.sql.
+UPDATE client_api_credentials SET locked_by = :worker_id, locked_until = :lease_until
+WHERE credential_id = :credential_id AND (locked_until IS NULL OR locked_until <= :now OR locked_by = :worker_id)
+
+-- release_lease --
+UPDATE client_api_credentials SET locked_by = NULL, locked_until = NULL
+WHERE credential_id = :credential_id AND locked_by = :worker_id
+
 -- lease_holders --
 SELECT json_group_array(DISTINCT locked_by) FROM client_api_credentials
 WHERE locked_until > :now AND locked_by IS NOT NULL
 
 -- stored_hashes --
-SELECT external_id, record_hash FROM {table}
+-- A row marked deleted has no hash here: a record that comes back is written again (as changed), which
+-- clears its deleted_at (see api_sync_stored in postgres_functions.sql).
+SELECT external_id, CASE WHEN deleted_at IS NULL THEN record_hash END FROM {table}
 WHERE credential_id = :credential_id AND data_type = :data_type
   AND external_id IN (SELECT value FROM json_each(:external_ids))
 
 -- stored_versions --
-SELECT external_id, source_updated_at FROM {table}
+SELECT external_id, CASE WHEN deleted_at IS NULL THEN source_updated_at END AS source_updated_at FROM {table}
 WHERE credential_id = :credential_id AND data_type = :data_type
   AND external_id IN (SELECT value FROM json_each(:external_ids))
 
 -- upsert_rows --
--- New and changed rows alike (one executemany); an unchanged hash is not written.
+-- New and changed rows alike (one executemany); an unchanged hash is not written, unless the row was
+-- marked deleted: a record that comes back is live again.
 INSERT INTO {table} (credential_id, platform_type, data_type, external_id, data, record_hash,
                      source_updated_at, first_synced_at, last_synced_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (credential_id, data_type, external_id) DO UPDATE
 SET data = excluded.data, record_hash = excluded.record_hash,
-    source_updated_at = excluded.source_updated_at, last_synced_at = excluded.last_synced_at
-WHERE record_hash IS NOT excluded.record_hash
+    source_updated_at = excluded.source_updated_at, last_synced_at = excluded.last_synced_at, deleted_at = NULL
+WHERE record_hash IS NOT excluded.record_hash OR deleted_at IS NOT NULL
 
 -- save_state --
 -- Checks the lease and moves the cursor in the page's transaction (no row: the lease was lost).
@@ -215,12 +228,12 @@ ORDER BY started_at, result_id
 SELECT json_group_array(id) FROM (SELECT DISTINCT lower(client_id) AS id FROM client_api_credentials ORDER BY 1)
 
 -- data_batch --
--- Keyset pagination by the primary key: each batch is a short read, and a row an upsert changes keeps
+-- The live rows (deleted ones left out), by keyset pagination on the primary key: each batch is a short read, and a row an upsert changes keeps
 -- its id, so a concurrent sync never makes a row appear twice or vanish from the scan. The unary `+`
 -- keeps the planner off the (data_type, ...) index: through it, every batch would sort all the client's
 -- rows of those types again (quadratic); walking the key and filtering is linear.
 SELECT id, credential_id, platform_type, data_type, external_id, data FROM {table}
-WHERE id > :after_id AND +data_type IN (SELECT value FROM json_each(:data_types))
+WHERE id > :after_id AND +data_type IN (SELECT value FROM json_each(:data_types)) AND deleted_at IS NULL
 ORDER BY id LIMIT :limit
 
 -- create_sku_cache --
@@ -252,3 +265,36 @@ INSERT INTO {table} (sku, title, platforms, units_sold_7d, units_sold_30d, units
 VALUES (:sku, :title, :platforms, :units_sold_7d, :units_sold_30d, :units_sold_90d, :orders_30d,
         :revenue_30d, :currency_code, :inventory_available, :avg_daily_units_30d, :days_of_cover,
         :last_sold_at, :computed_at)
+
+-- mark_deleted --
+-- Rows already marked keep their first deleted_at (see api_sync_mark_deleted in postgres_functions.sql);
+-- run inside the page's write transaction, whose save_state checks the lease.
+UPDATE {table} SET deleted_at = :deleted_at
+WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at IS NULL
+  AND external_id IN (SELECT value FROM json_each(:external_ids))
+
+-- count_live --
+SELECT count(*) FROM {table}
+WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at IS NULL
+  AND (:updated_from IS NULL OR source_updated_at >= :updated_from)
+  AND (:updated_to IS NULL OR source_updated_at <= :updated_to)
+
+-- live_ids --
+-- Keyset on the dedup index (credential_id, data_type, external_id): one short read per batch.
+SELECT external_id, source_updated_at FROM {table}
+WHERE credential_id = :credential_id AND data_type = :data_type AND external_id > :after AND deleted_at IS NULL
+  AND (:updated_from IS NULL OR source_updated_at >= :updated_from)
+  AND (:updated_to IS NULL OR source_updated_at <= :updated_to)
+ORDER BY external_id LIMIT :limit
+
+-- stored_rows --
+SELECT external_id, data, deleted_at FROM {table}
+WHERE credential_id = :credential_id AND data_type = :data_type
+  AND external_id IN (SELECT value FROM json_each(:external_ids))
+
+-- live_rows --
+-- ids_where on SQLite: the live rows of one data type in id order, by keyset; the store looks into each
+-- record's JSON itself (SQLite has no path query that looks into arrays on the way).
+SELECT external_id, data FROM {table}
+WHERE credential_id = :credential_id AND data_type = :data_type AND external_id > :after AND deleted_at IS NULL
+ORDER BY external_id LIMIT :limit
