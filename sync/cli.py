@@ -178,7 +178,14 @@ def _reset_cursor(store, args: argparse.Namespace) -> int:
 
 
 def _status(store, as_json: bool) -> int:
+    from .completeness import describe
+
     rows = store.list_integrations()
+    # The audit of each integration's latest attempt (SPEC section 3): platform count next to stored rows.
+    latest = store.latest_results()
+    audits = {i.credential_id: {t: e["audit"] for t, e in
+                                ((latest.get(i.credential_id) or {}).get("data_types_synced") or {}).items()
+                                if isinstance(e, dict) and "audit" in e} for i in rows}
     if as_json:
         print(json.dumps([{
             "credential_id": i.credential_id, "client_id": i.client_id, "platform_type": i.platform_type,
@@ -186,12 +193,15 @@ def _status(store, as_json: bool) -> int:
             "last_sync_at": i.last_sync_at.isoformat() if i.last_sync_at else None,
             "next_sync_at": i.next_sync_at.isoformat() if i.next_sync_at else None,
             "consecutive_failures": i.consecutive_failures, "error_message": i.error_message,
+            "audit": audits[i.credential_id] or None,
         } for i in rows], indent=2))
         return 0
     _table(["credential_id", "client", "platform", "name", "status", "last sync", "next sync", "fails",
-            "last error"],
+            "audit (stored of platform)", "last error"],
            [[i.credential_id, i.client_id, i.platform_type, i.display_name,
              i.status if i.is_active else f"{i.status} (inactive)", i.last_sync_at, i.next_sync_at or "due now",
-             i.consecutive_failures, i.error_message] for i in rows],
+             i.consecutive_failures,
+             describe({t: {"audit": a} for t, a in audits[i.credential_id].items()}) or None,
+             i.error_message] for i in rows],
            title="API integrations")
     return 0

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Protocol
 
 from . import dedup, schedule
+from .completeness import Completeness, StoreRows
 from .config import Settings
 from .crypto import SecretBox, is_plaintext, secret_strings
 from .errors import AuthError, CredentialError, DataTypeSkipped, SyncError
@@ -225,12 +226,23 @@ class SyncEngine:
                         for data_type in platform.data_types}
             for data_type in requests:
                 result.streams.setdefault(data_type, StreamCounts())
+            tally = Completeness(store, integration, worker_id, leases.lease_until, self._clock)
             failures = []
+            # Streams that are no data type of their own (Shopify's deletion events) come first, while
+            # the stored rows they follow a deletion through are as the last sync left them.
+            for name in getattr(platform, "side_streams", ()):
+                error = self._sync_stream(store, connection, integration,
+                                          self._stream_request(store, integration, name, started,
+                                                               getattr(platform, "cursor_fields", {}).get(name)),
+                                          StreamCounts(), worker_id, leases, tally)
+                if error:
+                    failures.append(f"{name}: {error}")
             for data_type in stream_order(connection, requests):
                 error = self._sync_stream(store, connection, integration, requests[data_type],
-                                          result.streams[data_type], worker_id, leases)
+                                          result.streams[data_type], worker_id, leases, tally)
                 if error:
                     failures.append(f"{data_type}: {error}")
+            tally.finish(result.streams, label)
             if failures:
                 result.error_message = "; ".join(failures)
             else:
@@ -271,11 +283,12 @@ class SyncEngine:
             started_at=started,
             stored_versions=lambda ids: store.stored_versions(integration.client_id, integration.credential_id,
                                                               data_type, ids),
+            stored=StoreRows(store, integration.client_id, integration.credential_id),
         )
 
     def _sync_stream(self, store: EngineStore, connection: Connection, integration: Integration,
                      request: StreamRequest, counts: StreamCounts, worker_id: WorkerId,
-                     leases: LeaseKeeper) -> str | None:
+                     leases: LeaseKeeper, tally: Completeness) -> str | None:
         """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
         data_type = request.data_type
         stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
@@ -289,7 +302,9 @@ class SyncEngine:
                                             integration.platform_type, data_type, worker_id) as tx:
                     plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
                     tx.write(plan.new_rows, plan.changed_rows, self._clock())
+                    tally.page(tx, page.deleted)
                     tx.save_state(page.state, leases.lease_until())
+                tally.census(data_type, page.census)
                 if page.state is not None:
                     integration.sync_state[data_type] = page.state
                 counts.fetched += len(page.records) + page.skipped_unchanged
@@ -306,6 +321,7 @@ class SyncEngine:
                                     item.reason)
                 self._progress.page_stored(integration, data_type, counts)
         except DataTypeSkipped as exc:
+            tally.drop(data_type)
             counts.skipped = self._redactor.scrub(str(exc))
             log.warning("⏭️ Skipped %s for %s: %s", data_type, integration.platform_type, counts.skipped)
             return None
@@ -325,8 +341,10 @@ class SyncEngine:
                        "every other record was stored")
             counts.error = self._redactor.scrub(f"{counts.error}; {refusal}" if counts.error else refusal)
         if counts.error:
+            tally.drop(data_type)
             log.error("❌ %s failed after %d stored records: %s", data_type, counts.new + counts.updated, counts.error)
             return counts.error
+        tally.stream_done(data_type)
         log.info("✅ Stored %d new %s records (after deduplication)", counts.new, data_type)
         if counts.updated:
             log.info("🔁 Updated %d changed %s records", counts.updated, data_type)

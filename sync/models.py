@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 TRIGGERS = ("cron", "manual", "api")
 # Which platforms there are, their data types and their secrets are the platform packages' own
@@ -22,6 +22,38 @@ class Record:
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """A record the platform reports gone: its stored row gets `deleted_at` (rows are never removed)."""
+
+    data_type: str  # the stored data type (a Shopify product's deletion also names its inventory rows)
+    external_id: str
+    at: datetime | None = None  # when the platform says it happened (None: when the sync learnt it)
+
+
+@dataclass(frozen=True)
+class Census:
+    """The platform's own account of a data type, handed with one of its stream's pages (the last one
+    given counts): the audit after the sync puts it next to the stored live rows.
+
+    `ids` makes the stream a complete snapshot: once the stream has ended without error, every stored
+    live row it covers that is not among them is marked deleted (a fetcher whose snapshot was cut short
+    gives no census at all). `covers` limits which stored ids the snapshot speaks for (an Amazon
+    marketplace that could not be read is not covered); `updated_between` says the count is of records
+    last updated in that window only (Amazon orders), and the stored rows are counted alike.
+    """
+
+    count: int | None = None  # the platform's count of its live records (None: unknown this sync)
+    ids: frozenset[str] | None = None
+    covers: Callable[[str], bool] | None = None
+    updated_between: tuple[datetime, datetime] | None = None
+    exact: bool = True  # False: `count` is a lower bound (Shopify's precision AT_LEAST)
+
+    @property
+    def platform(self) -> int | None:
+        return len(self.ids) if self.ids is not None else self.count
+
+
 @dataclass
 class Page:
     """A batch of records of one data type; the engine commits each page in one transaction.
@@ -30,11 +62,15 @@ class Page:
     sets it only once every record it covers is in this page or an earlier one (None: keep the cursor).
     `skipped_unchanged` counts records the platform showed but the fetcher did not fetch in full
     because their version equals the stored one (counted as fetched and unchanged).
+    `deleted` are rows to mark deleted, of this data type or another, in the same transaction;
+    `census` is the platform's count or snapshot of the data type, for the audit (see `Census`).
     """
 
     records: list[Record]
     state: dict[str, Any] | None = None
     skipped_unchanged: int = 0
+    deleted: list[Deletion] = field(default_factory=list)
+    census: Census | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +140,24 @@ class StreamRequest:
     started_at: datetime  # the sync's start (UTC)
     # external_id -> stored `source_updated_at`, for the ids asked (absent: never stored).
     stored_versions: Callable[[Sequence[str]], dict[str, datetime | None]]
+    # The integration's stored rows of every data type, read-only: what a fetcher follows a deletion
+    # through (a deleted product's inventory rows) or reconciles ids with. None in tests that need none.
+    stored: "StoredRows | None" = None
+
+
+class StoredRows(Protocol):
+    """One integration's stored rows, as a fetcher may read them (sync/completeness.py binds a store)."""
+
+    def live_ids(self, data_type: str) -> Iterator[tuple[str, datetime | None]]:
+        """(external_id, source_updated_at) of the live rows, in id order, read in batches."""
+
+    def count_live(self, data_type: str) -> int: ...
+
+    def rows(self, data_type: str, external_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """{external_id: data} of these ids' rows, deleted or not."""
+
+    def ids_where(self, data_type: str, path: Sequence[str], values: Sequence[str]) -> list[str]:
+        """Live rows whose data holds one of `values` at `path` (arrays on the way looked into)."""
 
 
 @dataclass
@@ -174,6 +228,8 @@ class StreamCounts:
     refused: int = 0  # records that could not be stored as given (an unusable id, ...): fetched, not stored
     skipped: str | None = None  # reason, when the data type was skipped
     error: str | None = None  # reason, when the data type failed
+    deleted: int = 0  # rows this sync marked deleted
+    audit: "Audit | None" = None  # the platform's count next to the stored live rows, after the sync
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"fetched": self.fetched, "new": self.new, "updated": self.updated,
@@ -184,7 +240,28 @@ class StreamCounts:
             out["skipped"] = self.skipped
         if self.error:
             out["error"] = self.error
+        if self.audit is not None:
+            out["audit"] = self.audit.as_json()
         return out
+
+
+@dataclass(frozen=True)
+class Audit:
+    """`data_types_synced.<type>.audit` (SPEC section 3): the platform's own count (or snapshot size)
+    next to the stored live rows, checked after the sync. `platform` and `missing` are None when the
+    platform gave no figure this sync."""
+
+    platform: int | None
+    stored: int
+    missing: int | None
+    deleted: int
+
+    @property
+    def matches(self) -> bool:
+        return self.platform is None or self.platform == self.stored
+
+    def as_json(self) -> dict[str, Any]:
+        return {"platform": self.platform, "stored": self.stored, "missing": self.missing, "deleted": self.deleted}
 
 
 @dataclass

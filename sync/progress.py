@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from .completeness import describe
 from .models import Integration, StreamCounts, SyncResult
 
 
@@ -58,14 +59,14 @@ class RichProgress:
 
     def print_summary(self) -> None:
         table = Table("client", "platform", "name", "result", "fetched", "new", "updated", "unchanged", "seconds",
-                      "error", title="Sync summary")
+                      "audit (stored of platform)", "error", title="Sync summary")
         for integration, result in self._results:
             streams = result.streams.values()
             table.add_row(integration.client_id, integration.platform_type, Text(integration.display_name or "-"),
                           "✅ ok" if result.success else "❌ failed", str(result.records_fetched),
                           str(sum(s.new for s in streams)), str(sum(s.updated for s in streams)),
                           str(sum(s.unchanged for s in streams)), f"{result.duration_seconds:.1f}",
-                          Text(result.error_message or ""))
+                          Text(describe(result.data_types_synced())), Text(result.error_message or ""))
         if not self._results:
             self.console.print("Nothing to sync: no active integration matched.")
         else:

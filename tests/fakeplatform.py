@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping
 
 from sync.errors import AuthError, DataTypeSkipped, PlatformError
-from sync.models import Page, Record, StreamRequest
+from sync.models import Census, Deletion, Page, Record, StreamRequest
 from sync.platforms.base import require_fields
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -29,6 +29,12 @@ class FakeShop:
     skip_data_type: str | None = None
     requests: int = 0
     clock: int = 0
+    # Completeness: each stream's last page carries the platform's count; data types read as full
+    # snapshots (every record each sync, with their ids); deletions the side stream "deletions" reports.
+    census: bool = True
+    snapshots: tuple[str, ...] = ()
+    fail_snapshot_midway: bool = False  # a snapshot stream fails after its first page
+    deletions: list[tuple[str, str, int]] = field(default_factory=list)  # (data type, id, clock)
 
     @classmethod
     def generate(cls, orders: int = 120, products: int = 30, **kwargs: Any) -> "FakeShop":
@@ -52,6 +58,12 @@ class FakeShop:
         self.records.setdefault(data_type, {})[external_id] = {
             "id": external_id, "updatedAt": updated.isoformat(), **fields}
 
+    def remove(self, data_type: str, external_id: str) -> None:
+        """Delete a record on the platform (the side stream reports it)."""
+        self.clock += 1
+        del self.records[data_type][external_id]
+        self.deletions.append((data_type, external_id, self.clock))
+
     def change(self, data_type: str, external_id: str) -> None:
         record = dict(self.records[data_type][external_id])
         record.pop("updatedAt")
@@ -74,26 +86,47 @@ class FakeConnection:
         return self.secrets["shop_domain"]
 
     def fetch(self, request: StreamRequest) -> Iterator[Page]:
+        if request.data_type == "deletions":
+            yield from self._deletions(request)
+            return
         if request.data_type == self.shop.skip_data_type:
             raise DataTypeSkipped("the app lacks the read_customers scope")
-        since = request.cursor.since()
-        rows = sorted(self.shop.records.get(request.data_type, {}).values(), key=lambda r: r["updatedAt"])
+        snapshot = request.data_type in self.shop.snapshots
+        since = None if snapshot else request.cursor.since()
+        everything = self.shop.records.get(request.data_type, {})
+        census = None
+        if snapshot:
+            census = Census(ids=frozenset(everything))
+        elif self.shop.census:
+            census = Census(count=len(everything))
+        rows = sorted(everything.values(), key=lambda r: r["updatedAt"])
         if since is not None:
             rows = [r for r in rows if datetime.fromisoformat(r["updatedAt"]) >= since]
         self.shop.requests += 1
         if not rows:
-            yield Page(records=[], state=None)  # nothing new: the cursor stays
+            yield Page(records=[], state=None, census=census)  # nothing new: the cursor stays
             return
         for start in range(0, len(rows), self.shop.page_size):
             if start and request.data_type == self.shop.fail_data_type:
                 raise PlatformError(f"the fake platform answered 500 for {request.data_type} three times")
+            if start and snapshot and self.shop.fail_snapshot_midway:
+                raise PlatformError(f"the fake platform's {request.data_type} report failed midway")
             chunk = rows[start:start + self.shop.page_size]
             if self.shop.page_delay:
                 time.sleep(self.shop.page_delay)
+            last = start + self.shop.page_size >= len(rows)
             yield Page(
                 records=[Record(r["id"], r, datetime.fromisoformat(r["updatedAt"])) for r in chunk],
                 state=request.cursor.at(chunk[-1]["updatedAt"]),
+                census=census if last else None,
             )
+
+    def _deletions(self, request: StreamRequest) -> Iterator[Page]:
+        after = int(request.cursor.get("after", 0))
+        events = [e for e in self.shop.deletions if e[2] > after]
+        self.shop.requests += 1
+        yield Page(records=[], deleted=[Deletion(t, i, EPOCH + timedelta(seconds=c)) for t, i, c in events],
+                   state={"after": max([after] + [e[2] for e in events])})
 
     def close(self) -> None:
         pass
@@ -107,8 +140,9 @@ class FakePlatform:
     def parse_options(self, env: Mapping[str, str]) -> None:
         return None
 
-    def __init__(self, shops: dict[str, FakeShop] | None = None):
+    def __init__(self, shops: dict[str, FakeShop] | None = None, *, side_streams: tuple[str, ...] = ()):
         self.shops = shops if shops is not None else {}
+        self.side_streams = side_streams  # ("deletions",): the platform reports deletions
 
     def validate_secrets(self, secrets: Mapping[str, Any]) -> None:
         require_fields("shopify", secrets, ("shop_domain", "access_token"))

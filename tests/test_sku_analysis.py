@@ -209,6 +209,35 @@ def test_multi_platform_sku(settings):
     assert all(r["computed_at"] is not None for r in cache.values())
 
 
+def test_rows_marked_deleted_do_not_count(settings):
+    # A product deleted on Shopify (its row and its inventory rows marked), an Amazon listing and its
+    # stock gone from the snapshots, an order deleted: the cache no longer shows them (SPEC section 2).
+    client, shop, amazon = new_ids()
+    store_records(settings, client, shop, "shopify", "products", [
+        shopify_product(10, "Mug", [("MUG-1", "Blue")]), shopify_product(11, "Cup", [("CUP-1", "Red")])])
+    store_records(settings, client, shop, "shopify", "inventory", [
+        shopify_level("MUG-1", 1, 1, 5), shopify_level("CUP-1", 2, 1, 7), shopify_level("CUP-1", 2, 2, 1)])
+    store_records(settings, client, amazon, "amazon", "products", [
+        amazon_listing("AMZ-ONLY", "Acme Teapot"), amazon_listing("AMZ-GONE", "Acme Kettle")])
+    store_records(settings, client, amazon, "amazon", "inventory", [amazon_stock("AMZ-ONLY", 3),
+                                                                    amazon_stock("AMZ-GONE", 9)])
+    store_records(settings, client, shop, "shopify", "orders", [
+        shopify_order(1, AS_OF - 2 * DAY, [("MUG-1", 2, "24.00")]), shopify_order(2, AS_OF - DAY, [("MUG-1", 1, "12.00")])])
+    before = analyse(settings, client)
+    assert set(before) == {"MUG-1", "CUP-1", "AMZ-ONLY", "AMZ-GONE"}
+    table = f"client_{client.replace('-', '_')}_data"
+    for data_type, external_id in (("products", "gid://shopify/Product/11"), ("products", "AMZ-GONE"),
+                                   ("inventory", "AMZ-GONE"), ("orders", "gid://shopify/Order/2")):
+        execute(settings, f'UPDATE "{table}" SET deleted_at = ? WHERE data_type = ? AND external_id = ?',
+                ("2026-03-30T00:00:00Z", data_type, external_id))
+    execute(settings, f'UPDATE "{table}" SET deleted_at = ? WHERE data_type = ? AND external_id LIKE ?',
+            ("2026-03-30T00:00:00Z", "inventory", "%inventory_item_id=2&%"))
+    cache = analyse(settings, client)
+    assert set(cache) == {"MUG-1", "AMZ-ONLY"}
+    assert cache["MUG-1"]["units_sold_7d"] == 2 and cache["MUG-1"]["inventory_available"] == 5
+    assert cache["AMZ-ONLY"]["inventory_available"] == 3
+
+
 def test_titles_fall_back_to_sales_then_stock(settings):
     client, shop, amazon = new_ids()
     store_records(settings, client, amazon, "amazon", "orders", [

@@ -201,6 +201,11 @@ class StoreCore:
         return [rows.decode(r) for r in self._db.rows("list_results", {"credential_id": credential_id,
                                                                        "run_id": run_id})]
 
+    def latest_results(self) -> dict[str, dict[str, Any]]:
+        """{credential_id: its latest result (credential_id, started_at, success, data_types_synced)}."""
+        found = rows.decode_json(self._db.value("latest_results", {})) or []
+        return {str(r["credential_id"]): rows.decode(r) for r in found}
+
     # -- SKU analysis -------------------------------------------------------------------------------
     def list_client_ids(self) -> list[str]:
         return list(rows.decode_json(self._db.value("list_client_ids", {})) or [])

@@ -242,6 +242,13 @@ class MemoryConnector:
                 and (run_id is None or r["run_id"] == run_id)]
         return sorted(rows, key=lambda r: (r["started_at"], r["result_id"]))
 
+    def _latest_results(self) -> list[dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        for r in sorted(self.results, key=lambda r: (r["started_at"], r["result_id"])):
+            latest[r["credential_id"]] = {k: r[k] for k in ("credential_id", "started_at", "success")} | {
+                "data_types_synced": r["data_types_synced"]}
+        return list(latest.values())
+
     # -- SKU analysis -------------------------------------------------------------------------------
     def _list_client_ids(self) -> list[str]:
         return sorted({r["client_id"].lower() for r in self.integrations.values()})

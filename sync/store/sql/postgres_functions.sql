@@ -677,6 +677,17 @@ BEGIN
 END
 $$;
 
+-- The latest result of each integration (what `python -m sync status` shows beside it), as one JSON
+-- array (Supabase's "Max rows" cannot cut it); the (credential_id, started_at DESC) index serves it.
+CREATE OR REPLACE FUNCTION api_sync_latest_results() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    SELECT COALESCE(jsonb_agg(to_jsonb(r)), '[]'::jsonb) FROM (
+        SELECT DISTINCT ON (credential_id) credential_id, started_at, success, data_types_synced
+        FROM client_api_sync_results WHERE credential_id IS NOT NULL
+        ORDER BY credential_id, started_at DESC NULLS LAST, result_id DESC
+    ) r
+$$;
+
 -- SKU analysis ---------------------------------------------------------------------------------------
 
 -- One JSON array (not a set, which Supabase's "Max rows" would cut short): a few thousand ids at most.

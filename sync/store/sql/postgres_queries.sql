@@ -121,6 +121,9 @@ WHERE (%(credential_id)s::uuid IS NULL OR credential_id = %(credential_id)s::uui
   AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
 ORDER BY started_at, result_id
 
+-- latest_results --
+SELECT api_sync_latest_results()
+
 -- list_client_ids --
 SELECT api_sync_list_client_ids()
 

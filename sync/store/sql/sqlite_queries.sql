@@ -224,6 +224,16 @@ FROM client_api_sync_results
 WHERE (:credential_id IS NULL OR credential_id = :credential_id) AND (:run_id IS NULL OR run_id = :run_id)
 ORDER BY started_at, result_id
 
+-- latest_results --
+-- See api_sync_latest_results in postgres_functions.sql.
+SELECT json_group_array(json_object('credential_id', credential_id, 'started_at', started_at, 'success',
+                                    json(CASE WHEN success THEN 'true' ELSE 'false' END),
+                                    'data_types_synced', json(COALESCE(data_types_synced, 'null'))))
+FROM (SELECT credential_id, started_at, success, data_types_synced,
+             row_number() OVER (PARTITION BY credential_id ORDER BY started_at DESC, result_id DESC) AS n
+      FROM client_api_sync_results WHERE credential_id IS NOT NULL)
+WHERE n = 1
+
 -- list_client_ids --
 SELECT json_group_array(id) FROM (SELECT DISTINCT lower(client_id) AS id FROM client_api_credentials ORDER BY 1)
 
