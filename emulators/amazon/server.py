@@ -40,6 +40,7 @@ from .order_shapes import to_v2026
 from .orders_api import DEFAULT_ROLES, ORDERS_VISIBILITY_LAG, OrdersApi, visible
 from .params import ApiError, bad as _bad, csv as _csv, date as _date, int_param as _int_param, one as _one
 from .params import parse_time as _parse
+from . import deletions
 from .seed import LISTING_COLUMNS, MARKETPLACES, SellerSeeder, iso
 
 DEMO_LWA_APP_ID = "amzn1.application-oa2-client.sandbox0000000000000000000000"
@@ -79,6 +80,7 @@ class Seller:
     fba: bool | list[str] = True  # True, False, or the marketplaces enrolled in FBA
     revoked: bool = False
     report_outcome: str = "DONE"
+    report_outcomes: dict[str, str] = field(default_factory=dict)  # marketplace -> outcome, over report_outcome
     reports: dict[str, Report] = field(default_factory=dict)
     compress_documents: bool | None = None  # None: gzip the non-UTF-8 (European) documents only
     # The roles the seller's app holds (Orders: personal data needs restricted roles; see orders_api).
@@ -274,10 +276,21 @@ class AmazonEmulator:
                 if owner == refresh_token:
                     del self._access_tokens[token]
 
-    def set_report_outcome(self, refresh_token: str, outcome: str) -> None:
+    def set_report_outcome(self, refresh_token: str, outcome: str, marketplace: str | None = None) -> None:
+        """How the seller's next reports end (only those of `marketplace`, when given)."""
         if outcome not in ("DONE", "FATAL", "CANCELLED"):
             raise ValueError("outcome must be DONE, FATAL or CANCELLED")
-        self.seller(refresh_token).report_outcome = outcome
+        if marketplace:
+            self.seller(refresh_token).report_outcomes[marketplace] = outcome
+        else:
+            self.seller(refresh_token).report_outcome = outcome
+
+    def remove_listings(self, refresh_token: str, *, count: int = 0, skus: list[str] | tuple[str, ...] = (),
+                        marketplace: str | None = None, inventory: bool = True) -> list[str]:
+        """The seller deletes listings (see deletions.py); returns the SKUs removed."""
+        with self._lock:
+            return deletions.remove_listings(self.seller(refresh_token).seeder.data, count=count, skus=skus,
+                                             marketplace=marketplace, inventory=inventory)
 
     def set_fba(self, refresh_token: str, enrolled: bool | list[str]) -> None:
         self.seller(refresh_token).fba = enrolled
@@ -421,7 +434,8 @@ class AmazonEmulator:
         now = datetime.now(timezone.utc)
         report = Report(report_id=str(50000000000 + _secrets.randbelow(10**10)),
                         report_type=report_type, marketplace_ids=list(marketplaces), created=now,
-                        created_mono=time.monotonic(), outcome=seller.report_outcome)
+                        created_mono=time.monotonic(),
+                        outcome=seller.report_outcomes.get(marketplaces[0], seller.report_outcome))
         if report.outcome == "DONE" and not seller.seeder.data.listings.get(marketplaces[0]):
             # Amazon cancels a report by itself when there is no data to return (Reports API model).
             report.outcome = "CANCELLED"

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
 from ...models import Page, Record, StreamRequest
+from . import census
 from .calls import AmazonForbidden, SpApiCaller
 from .client import InventoriesClient
 from .listings import listing_id
@@ -49,10 +50,11 @@ def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: Str
                     marketplace_ids: list[str], tuning: AmazonOptions) -> Iterator[Page]:
     total = 0
     forbidden: list[str] = []
+    ids: set[str] = set()
     for marketplace in marketplace_ids:
         for restart in range(tuning.inventory_restarts + 1):
             try:
-                for page in _marketplace_pages(caller, client, marketplace, marketplace_ids[0]):
+                for page in census.collect(_marketplace_pages(caller, client, marketplace, marketplace_ids[0]), ids):
                     total += len(page.records)
                     yield page
                 break
@@ -70,8 +72,11 @@ def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: Str
         raise DataTypeSkipped(NOT_ENROLLED)
     if total == 0:
         raise DataTypeSkipped(NOTHING)
-    # Every marketplace was read to its last page: the snapshot is complete.
-    yield Page(records=[], state={"snapshot_at": iso(request.started_at)})
+    # Every marketplace was read to its last page: the snapshot is complete (but for the marketplaces
+    # that denied access, which it does not speak for).
+    closing = census.snapshot(ids, [m for m in marketplace_ids if m not in forbidden], marketplace_ids[0])
+    closing.state = {"snapshot_at": iso(request.started_at)}
+    yield closing
 
 
 def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketplace: str,

@@ -10,7 +10,8 @@ Record ids: the seller SKU for the integration's first marketplace; `<sku>|<mark
 SKU in another marketplace of the account (listings differ per marketplace: price, status). `data` is the
 report row (column -> text) plus `marketplace-id`. A listings report is a full snapshot, so the stream's
 state only notes which report was read; each sync reads the whole catalogue and dedup keeps writes to
-what changed.
+what changed. Once every marketplace's report is read, the snapshot's ids go to the audit, which marks
+the listings no longer there (census.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, PlatformError
 from ...models import Page, Record, StreamRequest
+from . import census
 from .calls import AmazonForbidden, SpApiCaller
 from .client import ReportsClient
 from .documents import DocumentExpired, choose_encoding, download, iter_rows
@@ -49,13 +51,16 @@ class ListingsFetcher:
 
     def fetch(self, request: StreamRequest, marketplace_ids: list[str]) -> Iterator[Page]:
         read: dict[str, str] = {}
+        ids: set[str] = set()
         try:
             for index, marketplace in enumerate(marketplace_ids):
                 report = self._done_report(marketplace)
                 read[marketplace] = report["reportId"]
                 last = index == len(marketplace_ids) - 1
-                yield from self._pages(report, marketplace, marketplace_ids[0],
-                                       {"report_ids": dict(read)} if last else None)
+                yield from census.collect(self._pages(report, marketplace, marketplace_ids[0],
+                                                      {"report_ids": dict(read)} if last else None), ids)
+            # Every marketplace's report read to its end: a complete snapshot (a failure above gives none).
+            yield census.snapshot(ids, marketplace_ids, marketplace_ids[0])
         except AmazonForbidden as exc:
             raise DataTypeSkipped(f"{exc} Grant the app the 'Product Listing' role and authorize it again.") from None
 

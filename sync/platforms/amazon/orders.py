@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
 from ...models import Cursor, Page, Record, StreamRequest
+from . import census
 from .calls import AmazonForbidden, AmazonRefused, SpApiCaller
 from .client import OrdersClient
 from ...timeutil import iso_z as iso, parse, utcnow
@@ -115,10 +116,15 @@ def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamReque
                  tuning: AmazonOptions, now: Callable[[], datetime] = utcnow
                  ) -> Iterator[Page]:
     windows, cursor = plan_windows(request, tuning, marketplace_ids, now())
+    seen: set[str] = set()
     try:
         for window in windows:
-            yield from _read_window(caller, client, window, request.cursor, cursor, marketplace_ids, tuning, now)
+            yield from census.collect(_read_window(caller, client, window, request.cursor, cursor, marketplace_ids,
+                                                   tuning, now), seen)
             cursor = iso(window.before)
+        if windows and windows[0].token is None:
+            # The whole window was listed by this sync: its count goes to the audit (census.py).
+            yield census.window_count(seen, windows[0].after, windows[-1].before)
     except AmazonForbidden as exc:
         if tuning.personal_sections:
             needs = "; ".join(f"{s} needs {SECTION_ROLES[s]}" for s in tuning.personal_sections)
