@@ -62,7 +62,9 @@ def test_first_sync_then_nothing_due_then_forced_unchanged_then_changes(settings
     history = results(settings, cred)
     assert len(history) == 3
     assert [r["sync_triggered_by"] for r in history] == ["cron", "manual", "cron"]
-    assert history[0]["data_types_synced"]["orders"] == {"fetched": 120, "new": 120, "updated": 0, "unchanged": 0}
+    assert history[0]["data_types_synced"]["orders"] == {"fetched": 120, "new": 120, "updated": 0, "unchanged": 0,
+                                                         "audit": {"platform": 120, "stored": 120, "missing": 0,
+                                                                   "deleted": 0}}
     assert history[0]["records_fetched"] == 150 and history[0]["records_stored"] == 150
 
 

@@ -37,13 +37,36 @@ def collect(pages: Iterable[Page], ids: set[str]) -> Iterator[Page]:
         yield page
 
 
-def snapshot(ids: set[str], marketplaces: Sequence[str], primary: str) -> Page:
-    """The page closing a complete snapshot: no records, the census."""
-    return Page(records=[], census=Census(ids=frozenset(ids), covers=covering(marketplaces, primary)))
+def on_last(pages: Iterable[Page], census: Callable[[], Census | None]) -> Iterator[Page]:
+    """The pages, the last one carrying `census()` (asked once every page is read: a read that fails
+    midway never gets to it). One page is held back to know which is the last (for pages read from a
+    document already downloaded); when the read fails, the page held back is handed over first."""
+    held: Page | None = None
+    iterator = iter(pages)
+    while True:
+        try:
+            page = next(iterator)
+        except StopIteration:
+            break
+        except BaseException:
+            if held is not None:
+                yield held
+            raise
+        if held is not None:
+            yield held
+        held = page
+    if held is None:
+        held = Page(records=[])
+    held.census = census()
+    yield held
 
 
-def window_count(ids: set[str], after: datetime, before: datetime) -> Page:
-    """The page closing an orders read: the orders listed in [after, before] (bounds at the second
-    precision they were sent with, both included, as searchOrders reads them)."""
-    return Page(records=[], census=Census(count=len(ids), updated_between=(after.replace(microsecond=0),
-                                                                           before.replace(microsecond=0))))
+def snapshot(ids: set[str], marketplaces: Sequence[str], primary: str) -> Census:
+    """A complete snapshot's census."""
+    return Census(ids=frozenset(ids), covers=covering(marketplaces, primary))
+
+
+def window_count(ids: set[str], after: datetime, before: datetime) -> Census:
+    """The orders listed in [after, before] (bounds at the second precision they were sent with, both
+    included, as searchOrders reads them)."""
+    return Census(count=len(ids), updated_between=(after.replace(microsecond=0), before.replace(microsecond=0)))

@@ -74,9 +74,8 @@ def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: Str
         raise DataTypeSkipped(NOTHING)
     # Every marketplace was read to its last page: the snapshot is complete (but for the marketplaces
     # that denied access, which it does not speak for).
-    closing = census.snapshot(ids, [m for m in marketplace_ids if m not in forbidden], marketplace_ids[0])
-    closing.state = {"snapshot_at": iso(request.started_at)}
-    yield closing
+    yield Page(records=[], state={"snapshot_at": iso(request.started_at)},
+               census=census.snapshot(ids, [m for m in marketplace_ids if m not in forbidden], marketplace_ids[0]))
 
 
 def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketplace: str,

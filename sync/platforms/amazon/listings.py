@@ -50,19 +50,22 @@ class ListingsFetcher:
         self.sleep, self.clock, self.now = sleep, clock, now
 
     def fetch(self, request: StreamRequest, marketplace_ids: list[str]) -> Iterator[Page]:
-        read: dict[str, str] = {}
         ids: set[str] = set()
         try:
-            for index, marketplace in enumerate(marketplace_ids):
-                report = self._done_report(marketplace)
-                read[marketplace] = report["reportId"]
-                last = index == len(marketplace_ids) - 1
-                yield from census.collect(self._pages(report, marketplace, marketplace_ids[0],
-                                                      {"report_ids": dict(read)} if last else None), ids)
-            # Every marketplace's report read to its end: a complete snapshot (a failure above gives none).
-            yield census.snapshot(ids, marketplace_ids, marketplace_ids[0])
+            # Every marketplace's report read to its end: a complete snapshot (a failure gives none).
+            yield from census.on_last(census.collect(self._reports(marketplace_ids), ids),
+                                      lambda: census.snapshot(ids, marketplace_ids, marketplace_ids[0]))
         except AmazonForbidden as exc:
             raise DataTypeSkipped(f"{exc} Grant the app the 'Product Listing' role and authorize it again.") from None
+
+    def _reports(self, marketplace_ids: list[str]) -> Iterator[Page]:
+        read: dict[str, str] = {}
+        for index, marketplace in enumerate(marketplace_ids):
+            report = self._done_report(marketplace)
+            read[marketplace] = report["reportId"]
+            last = index == len(marketplace_ids) - 1
+            yield from self._pages(report, marketplace, marketplace_ids[0],
+                                   {"report_ids": dict(read)} if last else None)
 
     # ----- report lifecycle -----------------------------------------------------------------------
     def _reusable(self, marketplace: str) -> str | None:

@@ -117,14 +117,17 @@ def fetch_orders(caller: SpApiCaller, client: OrdersClient, request: StreamReque
                  ) -> Iterator[Page]:
     windows, cursor = plan_windows(request, tuning, marketplace_ids, now())
     seen: set[str] = set()
+    # When this sync lists the whole window (no half-read one resumed), its count goes to the audit
+    # with the last page (the one of the last window without a next token).
+    whole = bool(windows) and windows[0].token is None
     try:
-        for window in windows:
-            yield from census.collect(_read_window(caller, client, window, request.cursor, cursor, marketplace_ids,
-                                                   tuning, now), seen)
+        for index, window in enumerate(windows):
+            for page in census.collect(_read_window(caller, client, window, request.cursor, cursor, marketplace_ids,
+                                                    tuning, now), seen):
+                if whole and index == len(windows) - 1 and "window" not in (page.state or {}):
+                    page.census = census.window_count(seen, windows[0].after, windows[-1].before)
+                yield page
             cursor = iso(window.before)
-        if windows and windows[0].token is None:
-            # The whole window was listed by this sync: its count goes to the audit (census.py).
-            yield census.window_count(seen, windows[0].after, windows[-1].before)
     except AmazonForbidden as exc:
         if tuning.personal_sections:
             needs = "; ".join(f"{s} needs {SECTION_ROLES[s]}" for s in tuning.personal_sections)
