@@ -2,7 +2,8 @@
 
 Starts both emulators on loopback, seeds a demo shop and a demo seller, points a separate SQLite file
 (`SANDBOX_SQLITE_PATH`, default `data/sandbox.db`) at them with one demo client, and hands back settings
-for one forced run. Running it twice shows dedup at work: the second run stores nothing new.
+for one forced run. Running it twice shows dedup at work: the second run stores nothing new, and marks
+the few records the demo shop and seller deleted since (`_demo_deletions`).
 Production stores are never touched by the sandbox.
 """
 
@@ -45,6 +46,20 @@ def _ensure_demo_integration(store, box: SecretBox, credential_id: str, platform
         updated_at=now))
 
 
+def _demo_deletions(shopify: Any, amazon: Any) -> None:
+    """From the second demo run on, the shop and the seller have deleted a few records since the last one
+    (the same ones each run, the data being seeded alike): the sync marks their rows deleted and the
+    audit shows it."""
+    from emulators.shopify import DEMO_DOMAIN
+
+    products = shopify.delete_products(DEMO_DOMAIN, 2)
+    customers = shopify.delete_customers(DEMO_DOMAIN, 1)
+    orders = shopify.delete_orders(DEMO_DOMAIN, 1)
+    listings = amazon.remove_listings(AMAZON_DEMO_REFRESH_TOKEN, count=2)
+    print(f"Sandbox: since the last demo run the shop deleted {len(products)} products, {len(customers)} customer "
+          f"and {len(orders)} order, the seller {len(listings)} listings: the sync marks their rows deleted")
+
+
 @contextmanager
 def sandbox_settings(settings: Settings) -> Iterator[Settings]:
     from cryptography.fernet import Fernet
@@ -71,6 +86,9 @@ def sandbox_settings(settings: Settings) -> Iterator[Settings]:
         store = open_store(sandbox)
         try:
             store.ensure_schema()
+            previous = store.get_integration(SHOPIFY_CREDENTIAL_ID)
+            if previous is not None and previous.last_sync_at is not None:
+                _demo_deletions(shopify, amazon)
             _ensure_demo_integration(store, box, SHOPIFY_CREDENTIAL_ID, "shopify", "Sandbox demo shop", shop_secrets)
             _ensure_demo_integration(store, box, AMAZON_CREDENTIAL_ID, "amazon", "Sandbox demo seller",
                                      amazon.demo_secrets(AMAZON_DEMO_REFRESH_TOKEN))

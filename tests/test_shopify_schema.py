@@ -60,6 +60,13 @@ PAGE_VARIABLES = {
                   "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)},
     "LocationLevels": {"first": queries.LEVELS_PAGE, "id": "gid://shopify/Location/1",
                        "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)},
+    "DeletionEvents": {"first": queries.EVENTS_PAGE, "query": "action:destroy"},
+    "Counts": {"orders": True, "products": True, "customers": True},
+    "NodesExist": {"ids": ["gid://shopify/Product/1"]},
+    "OrdersById": {"ids": ["gid://shopify/Order/1"], "lineItemsFirst": queries.ORDER_LINE_ITEMS_FIRST},
+    "ProductsById": {"ids": ["gid://shopify/Product/1"], "variantsFirst": queries.PRODUCT_VARIANTS_FIRST},
+    "CustomersById": {"ids": ["gid://shopify/Customer/1"]},
+    "LevelsById": {"ids": ["gid://shopify/InventoryLevel/1"], "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)},
 }
 
 

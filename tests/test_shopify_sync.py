@@ -85,7 +85,7 @@ def test_a_5000_order_shop_paged_then_incremental_and_by_bulk(big_shop, fresh_pg
     assert expected["orders"] == 5000 and expected["inventory"] > 0
     assert stored_counts(settings, client_id) == {t: (expected[t], expected[t]) for t in DATA_TYPES}
     assert all(first.streams[t].new == expected[t] for t in DATA_TYPES)
-    assert set(sync_state(settings, credential_id)) == set(DATA_TYPES)
+    assert set(sync_state(settings, credential_id)) == set(DATA_TYPES) | {"deletions"}  # and the deletion feed's
 
     # The same shop's first sync through bulk operations (SHOPIFY_BULK=auto) stores the same rows.
     bulk = settings_for(emu, fresh_pg_dsn, tmp_path)
@@ -94,13 +94,14 @@ def test_a_5000_order_shop_paged_then_incremental_and_by_bulk(big_shop, fresh_pg
     assert by_bulk.success, by_bulk.error_message
     assert shop.stats.bulk_started == len(DATA_TYPES) + 1  # orders in two halves
     assert stored_hashes(bulk, bulk_client) == stored_hashes(settings, client_id)
-    assert set(sync_state(bulk, bulk_credential)) == set(DATA_TYPES)
+    assert set(sync_state(bulk, bulk_credential)) == set(DATA_TYPES) | {"deletions"}
 
-    # No changes: one request per data type, plus the connection test.
+    # No changes: one request per data type (its count riding along for the audit), the connection test and
+    # the deletion feed.
     before = shop.stats.total_requests
     quiet = sync(settings, client_id)
     assert quiet.success and all(quiet.streams[t].new == quiet.streams[t].updated == 0 for t in DATA_TYPES)
-    assert shop.stats.total_requests - before == 1 + len(DATA_TYPES)
+    assert shop.stats.total_requests - before == 1 + len(DATA_TYPES) + 1
 
     # 20 orders change, 10 are added: exactly 10 new and 20 updated.
     emu.touch_orders(domain, 20)
@@ -177,7 +178,7 @@ def test_first_sync_runs_the_exports_together_and_ungrouped_equals_grouped(fresh
         assert overlapping(log) == 5
         expected = shop.counts()
         assert stored_counts(settings, client_id) == {t: (expected[t], expected[t]) for t in DATA_TYPES}
-        assert set(sync_state(settings, credential_id)) == set(DATA_TYPES)
+        assert set(sync_state(settings, credential_id)) == set(DATA_TYPES) | {"deletions"}  # and the deletion feed's
 
         grouped = settings_for(emu, fresh_pg_dsn, tmp_path, SHOPIFY_BULK_GROUP_OBJECTS="true")
         grouped_client, _ = add_shop_integration(grouped, domain, token)
@@ -204,7 +205,9 @@ def test_at_restore_rate_50_a_small_delta_pages_a_large_one_exports_and_a_quiet_
         before = shop.stats.total_requests
         quiet = sync(settings, client_id)
         assert quiet.success and all(c.new == c.updated == 0 for c in quiet.streams.values())
-        assert shop.stats.total_requests - before == 1 + len(DATA_TYPES)
+        # The connection test, one request per data type (its count riding along for the audit) and one for
+        # the deletion feed: completeness costs at most one more request per data type.
+        assert shop.stats.total_requests - before == 1 + len(DATA_TYPES) + 1
 
         emu.touch_orders(domain, 30)
         small = sync(settings, client_id)

@@ -218,10 +218,13 @@ def test_bulk_cursor_never_passes_the_operations_start():
                                    partial_data_url=None, created_at=created)]
     export.spool = spool
     export.done.set()
-    streams = ShopStreams(_StubClient(), ShopifyOptions(), _StubExports(export))
+    # After the export, one request for Shopify's count (the audit's figure).
+    streams = ShopStreams(_StubClient([{"ordersCount": {"count": 2, "precision": "EXACT"}}]), ShopifyOptions(),
+                          _StubExports(export))
     pages = list(streams.sorted_stream(ORDERS, _request("orders")))
     assert sum(len(p.records) for p in pages) == 2
     assert pages[-1].state["updated_at"] <= created
+    assert pages[-1].census.count == 2
 
 
 def test_paged_inventory_cursor_never_passes_the_syncs_start():

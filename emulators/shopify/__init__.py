@@ -28,6 +28,7 @@ from typing import Any
 
 from graphql import GraphQLSchema, build_schema
 
+from . import deletions
 from .data import ShopData
 from .executor import build_executable_schema
 from .server import Fault, Server
@@ -170,6 +171,28 @@ class ShopifyEmulator:
         shop = self.shop(domain)
         with shop.lock:
             return shop.data.set_available(count)
+
+    # Deletions, each with the `destroy` event Shopify records (see deletions.py); `ids` or a random `count`.
+    def delete_products(self, domain: str, count: int = 0, ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+        shop = self.shop(domain)
+        with shop.lock:
+            return deletions.delete_products(shop.data, count, ids)
+
+    def delete_variants(self, domain: str, count: int = 0, ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+        shop = self.shop(domain)
+        with shop.lock:
+            return deletions.delete_variants(shop.data, count, ids)
+
+    def delete_customers(self, domain: str, count: int = 0, ids: list[str] | tuple[str, ...] = (), *,
+                         erased: bool = False) -> list[str]:
+        shop = self.shop(domain)
+        with shop.lock:
+            return deletions.delete_customers(shop.data, count, ids, erased=erased)
+
+    def delete_orders(self, domain: str, count: int = 0, ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+        shop = self.shop(domain)
+        with shop.lock:
+            return deletions.delete_orders(shop.data, count, ids)
 
     # --- knobs --------------------------------------------------------------------------------------------
     def set_throttle(self, domain: str, *, restore_rate: float | None = None, bucket_size: float | None = None,

@@ -50,6 +50,7 @@ class ShopData:
     levels: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     last_stamp: datetime | None = None
     product_titles: dict[str, str] = field(default_factory=dict)  # variant gid -> product title
+    events: list[dict[str, Any]] = field(default_factory=list)  # BasicEvents of deletions (deletions.py)
     _variants_cache: tuple[set[int], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     def new_id(self) -> int:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
+from . import deletions
 from .search import numeric_id, parse_search
 
 if TYPE_CHECKING:
@@ -142,6 +143,15 @@ def _level_view(level: Mapping[str, Any], location: Mapping[str, Any]) -> dict[s
     return {**level, "location": {k: location[k] for k in ("id", "name", "isActive")}}
 
 
+def _level_by_id(shop: "EmulatedShop", global_id: str) -> dict[str, Any] | None:
+    """An inventory level by its id (`gid://shopify/InventoryLevel/<n>?inventory_item_id=<item>`), as a node."""
+    for lid, by_item in shop.data.levels.items():
+        for level in by_item.values():
+            if level["id"] == global_id:
+                return {**_level_view(level, shop.data.locations[lid]), "__typename": "InventoryLevel"}
+    return None
+
+
 def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
     schema = build_schema(schema_path.read_text(encoding="utf-8"))
     q = schema.query_type.fields
@@ -195,6 +205,27 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
         return [{"name": n, "quantity": known[n]} for n in names]
 
     schema.get_type("InventoryLevel").fields["quantities"].resolve = quantities
+
+    # Completeness (emulators/shopify/deletions.py): the event feed, and records by id.
+    if "events" in q:
+        q["events"].resolve = lambda root, info, **a: connection(shop(info).data.events, info, **a)
+    if "nodes" in q:
+        def nodes(root, info, ids):
+            if len(ids) > MAX_PAGE:
+                raise GraphQLError(f"The ids argument accepts at most {MAX_PAGE} ids.",
+                                   extensions={"code": "BAD_REQUEST"})
+            found = []
+            for global_id in ids:
+                item = deletions.node(shop(info).data, global_id)
+                if item is None and global_id.startswith("gid://shopify/InventoryLevel/"):
+                    item = _level_by_id(shop(info), global_id)
+                found.append(item)
+            return found
+
+        q["nodes"].resolve = _guard("nodes", nodes)
+    for interface in ("Node", "Event"):
+        if interface in schema.type_map:
+            schema.get_type(interface).resolve_type = lambda value, info, type_: value.get("__typename")
 
     m["bulkOperationRunQuery"].resolve = lambda root, info, query, groupObjects=False: shop(info).run_bulk(
         query, group_objects=groupObjects)

@@ -38,6 +38,8 @@ class ShopifyPlatform:
     data_types = ("orders", "products", "customers", "inventory")
     # Every data type is read by updatedAt from its cursor (the largest updatedAt committed).
     cursor_fields = {data_type: "updated_at" for data_type in data_types}
+    # Read before the data types, its own cursor in sync_state: the rows Shopify reports deleted (deletions.py).
+    side_streams = ("deletions",)
 
     def parse_options(self, env: Mapping[str, str]) -> ShopifyOptions:
         return ShopifyOptions.from_env(env)

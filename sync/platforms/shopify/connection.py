@@ -13,6 +13,8 @@ from ...errors import DataTypeSkipped
 from ...models import Page, StreamRequest
 from .bulk import BulkExports
 from .client import AccessDenied, ShopifyClient
+from .deletions import DeletionStream
+from .ids import ShopifyIds
 from .options import ShopifyOptions
 from .streams import SORTED_SPECS, ShopStreams
 
@@ -22,6 +24,7 @@ _SCOPES = {
     "products": "read_products",
     "customers": "read_customers, with protected customer data access approved for the app",
     "inventory": "read_inventory and read_locations",
+    "deletions": "read_products, read_customers and read_orders (the event feed of deleted records)",
 }
 
 
@@ -34,6 +37,8 @@ class ShopifyConnection:
                                     api_version=settings.shopify_api_version, options=self.options)
         self.exports = BulkExports(self.client, self.options)
         self.streams = ShopStreams(self.client, self.options, self.exports)
+        self.ids = ShopifyIds(self.client, self.exports, self.streams)  # the audit's side (ids.py)
+        self.deletions = DeletionStream(self.client, self.ids)
 
     def test(self) -> str:
         from . import queries
@@ -52,6 +57,8 @@ class ShopifyConnection:
                 yield from self.streams.sorted_stream(SORTED_SPECS[request.data_type], request)
             elif request.data_type == "inventory":
                 yield from self.streams.inventory_stream(request)
+            elif request.data_type == "deletions":
+                yield from self.deletions.fetch(request)
             else:
                 raise DataTypeSkipped(f"Shopify has no data type {request.data_type!r}")
         except AccessDenied as exc:

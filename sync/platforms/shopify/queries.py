@@ -123,10 +123,13 @@ query ShopInfo {
 
 # --- paged reads: sortKey UPDATED_AT ascending, filtered by `updated_at:>='...'` ------------------------
 # `$withCount` asks the matching count on the first page only, in the same request: it decides whether the
-# delta is large enough for a bulk operation without spending a request on it.
+# delta is large enough for a bulk operation without spending a request on it. `total` is the data type's
+# whole count on every page (a point each): the last page's is the audit's platform figure (census.py),
+# taken in the same request as the read's end, so a quiet sync spends no request on the audit.
 ORDERS = f"""
 query Orders($first: Int!, $after: String, $query: String, $withCount: Boolean!, $lineItemsFirst: Int!) {{
   ordersCount(query: $query, limit: null) @include(if: $withCount) {{ count precision }}
+  total: ordersCount(limit: null) {{ count precision }}
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     {_PAGE_INFO}
     nodes {{{ORDER_FIELDS}
@@ -154,6 +157,7 @@ query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
 PRODUCTS = f"""
 query Products($first: Int!, $after: String, $query: String, $withCount: Boolean!, $variantsFirst: Int!) {{
   productsCount(query: $query, limit: null) @include(if: $withCount) {{ count precision }}
+  total: productsCount(limit: null) {{ count precision }}
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     {_PAGE_INFO}
     nodes {{{PRODUCT_FIELDS}
@@ -181,6 +185,7 @@ query ProductVariants($id: ID!, $first: Int!, $after: String) {{
 CUSTOMERS = f"""
 query Customers($first: Int!, $after: String, $query: String, $withCount: Boolean!) {{
   customersCount(query: $query, limit: null) @include(if: $withCount) {{ count precision }}
+  total: customersCount(limit: null) {{ count precision }}
   customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
     {_PAGE_INFO}
     nodes {{{CUSTOMER_FIELDS}
@@ -344,10 +349,113 @@ BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, 
 # The pacer starts from these, so that even a document's first request waits for its points instead of
 # drawing a THROTTLED answer.
 REQUESTED_COST = {
-    "ShopInfo": 2, "Orders": 823, "OrderLineItems": 603, "Products": 828, "ProductVariants": 303,
-    "Customers": 753, "Inventory": 767, "LocationLevels": 603,
+    "ShopInfo": 2, "Orders": 824, "OrderLineItems": 603, "Products": 829, "ProductVariants": 303,
+    "Customers": 754, "Inventory": 767, "LocationLevels": 603,
     "OldestOrder": 3, "BulkRun": 10, "BulkStatus": 1, "BulkRunning": 12, "BulkCancel": 10,
+    "DeletionEvents": 252, "Counts": 3, "NodesExist": 1, "OrdersById": 1, "ProductsById": 1, "CustomersById": 1,
+    "LevelsById": 1,
 }
+
+# --- completeness: deletion events, counts, ids and records by id (deletions.py, census.py, ids.py) --------
+# The event feed's subjects whose deletions are stored rows (a variant's: its inventory levels).
+DELETION_SUBJECTS = ("PRODUCT", "PRODUCT_VARIANT", "CUSTOMER", "ORDER")
+EVENTS_PAGE = 250
+NODES_PAGE = 250  # ids per nodes(ids:) existence check (Shopify takes at most 250)
+
+DELETION_EVENTS = f"""
+query DeletionEvents($first: Int!, $after: String, $query: String!) {{
+  events(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {{
+    {_PAGE_INFO}
+    nodes {{ id ... on BasicEvent {{ id createdAt action subjectId subjectType }} }}
+  }}
+}}"""
+
+# The data types' whole counts in one request (a bulk read's audit; `sync audit`).
+COUNTS = """
+query Counts($orders: Boolean!, $products: Boolean!, $customers: Boolean!) {
+  ordersCount(limit: null) @include(if: $orders) { count precision }
+  productsCount(limit: null) @include(if: $products) { count precision }
+  customersCount(limit: null) @include(if: $customers) { count precision }
+}"""
+
+# Which of these ids still exist (a deleted record's node is null): a stored row is marked deleted only
+# once Shopify confirms it is gone.
+NODES_EXIST = """
+query NodesExist($ids: [ID!]!) {
+  nodes(ids: $ids) { id }
+}"""
+
+# Records by id, in the very selection the reads store (`sync audit --repair`); children past the inline
+# page are completed with OrderLineItems / ProductVariants as the paged reads do.
+ORDERS_BY_ID = f"""
+query OrdersById($ids: [ID!]!, $lineItemsFirst: Int!) {{
+  nodes(ids: $ids) {{
+    ... on Order {{{ORDER_FIELDS}
+      lineItems(first: $lineItemsFirst) {{
+        {_PAGE_INFO}
+        nodes {{{LINE_ITEM_FIELDS}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+PRODUCTS_BY_ID = f"""
+query ProductsById($ids: [ID!]!, $variantsFirst: Int!) {{
+  nodes(ids: $ids) {{
+    ... on Product {{{PRODUCT_FIELDS}
+      variants(first: $variantsFirst) {{
+        {_PAGE_INFO}
+        nodes {{{VARIANT_FIELDS}
+        }}
+      }}
+    }}
+  }}
+}}"""
+
+CUSTOMERS_BY_ID = f"""
+query CustomersById($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on Customer {{{CUSTOMER_FIELDS}
+    }}
+  }}
+}}"""
+
+LEVELS_BY_ID = f"""
+query LevelsById($ids: [ID!]!, $quantityNames: [String!]!) {{
+  nodes(ids: $ids) {{
+    ... on InventoryLevel {{{LEVEL_FIELDS}
+          location {{ id name isActive }}
+    }}
+  }}
+}}"""
+
+# Records per nodes(ids:) request: the paged reads' page sizes, which keep the requested cost in bounds.
+BY_ID_PAGE = {"orders": ORDERS_PAGE, "products": PRODUCTS_PAGE, "customers": CUSTOMERS_PAGE, "inventory": LEVELS_PAGE}
+
+# Every id of a data type with its updatedAt, by bulk export: what `sync audit` (and a deletion feed too
+# old to trust) compares the stored ids with.
+BULK_ORDER_IDS = BulkQuery("order_ids", """
+{
+  orders{search} { edges { node { id updatedAt } } }
+}""")
+BULK_PRODUCT_IDS = BulkQuery("product_ids", """
+{
+  products{search} { edges { node { id updatedAt } } }
+}""")
+BULK_CUSTOMER_IDS = BulkQuery("customer_ids", """
+{
+  customers{search} { edges { node { id updatedAt } } }
+}""")
+BULK_LEVEL_IDS = BulkQuery("inventory_ids", """
+{
+  locations(includeInactive: true) {
+    edges { node { id inventoryLevels{search} { edges { node { id updatedAt } } } } }
+  }
+}""")
+ID_EXPORTS = {"orders": BULK_ORDER_IDS, "products": BULK_PRODUCT_IDS, "customers": BULK_CUSTOMER_IDS,
+              "inventory": BULK_LEVEL_IDS}
+BULK_QUERIES.update({q.name: q for q in ID_EXPORTS.values()})
 
 # Every document sent as a request body (the bulk templates are rendered in the tests, with and without
 # a filter, and validated as well).
@@ -365,4 +473,11 @@ DOCUMENTS = {
     "BulkStatus": BULK_STATUS,
     "BulkRunning": BULK_RUNNING,
     "BulkCancel": BULK_CANCEL,
+    "DeletionEvents": DELETION_EVENTS,
+    "Counts": COUNTS,
+    "NodesExist": NODES_EXIST,
+    "OrdersById": ORDERS_BY_ID,
+    "ProductsById": PRODUCTS_BY_ID,
+    "CustomersById": CUSTOMERS_BY_ID,
+    "LevelsById": LEVELS_BY_ID,
 }

@@ -25,9 +25,9 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from ...errors import AuthError
-from ...models import Page, Record, StreamRequest
+from ...models import Census, Page, Record, StreamRequest
 from ...timeutil import iso_z as iso, parse as parse_ts
-from . import queries
+from . import census, queries
 from ...errors import SyncError
 from .bulk import BulkExports, Export
 from .client import AccessDenied, QueryTooCostly, ShopifyClient
@@ -306,7 +306,12 @@ class ShopStreams:
                 newest = connection["nodes"][-1]["updatedAt"]
             more = connection["pageInfo"]["hasNextPage"]
             if batch and (batch.full() or not more):
-                yield batch.take(self._state(request, newest, sizes))
+                page = batch.take(self._state(request, newest, sizes))
+                if not more:
+                    page.census = census.of_page(data)  # the count asked with this last page
+                yield page
+            elif not more:
+                yield Page(records=[], census=census.of_page(data))  # nothing changed: the count alone
             if not more:
                 return
             variables["after"] = connection["pageInfo"]["endCursor"]
@@ -363,6 +368,7 @@ class ShopStreams:
                      "query": search, "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
         batch = Batch(self.options.page_records)
         newest: str | None = None
+        seen: set[str] | None = set() if search is None else None  # a read of every level: a snapshot
         first = bool(search)
         while True:
             data, _ = self._execute_sized(queries.INVENTORY, variables, "Inventory", sizes,
@@ -372,16 +378,20 @@ class ShopStreams:
             for location in connection["nodes"]:
                 for level in self._location_levels(location, search, sizes):
                     batch.records.append(_level_record(level, location))
+                    if seen is not None:
+                        seen.add(str(level["id"]))
                     newest = max(newest or level["updatedAt"], level["updatedAt"])
                     if batch.full():
                         yield batch.take(None)  # levels come in no global order: no cursor yet
             if not connection["pageInfo"]["hasNextPage"]:
                 break
             variables["after"] = connection["pageInfo"]["endCursor"]
-        if batch or newest:
+        if batch or newest or seen is not None:
             # Locations are read one after another: a level changed in one already read is missed while
             # a later one shows a newer change. The cursor never passes the sync's start.
-            yield batch.take(self._state(request, _capped(newest, request.started_at), sizes) if newest else None)
+            page = batch.take(self._state(request, _capped(newest, request.started_at), sizes) if newest else None)
+            page.census = Census(ids=frozenset(seen)) if seen is not None else None
+            yield page
 
     def _location_levels(self, location: Mapping[str, Any], search: str | None,
                          sizes: Sizes) -> Iterator[dict[str, Any]]:
@@ -420,7 +430,9 @@ class ShopStreams:
                 newest = max(newest or root["updatedAt"], root["updatedAt"])
                 if batch.full():
                     yield batch.take(None)  # bulk rows come in no guaranteed order: no cursor until the end
-            yield batch.take(self._bulk_state(newest, request, export, sizes))
+            page = batch.take(self._bulk_state(newest, request, export, sizes))
+            page.census = self._count(spec.data_type)
+            yield page
         finally:
             export.spool.close()
 
@@ -428,15 +440,33 @@ class ShopStreams:
         export = self._ready_export("inventory")
         batch = Batch(self.options.page_records)
         newest: str | None = None
+        search, _ = self.search_since(request)
+        seen: set[str] | None = set() if search is None else None  # an export of every level: a snapshot
         try:
             for location, level in export.spool.children_with_parents():
                 batch.records.append(_level_record(level, location))
+                if seen is not None:
+                    seen.add(str(level["id"]))
                 newest = max(newest or level["updatedAt"], level["updatedAt"])
                 if batch.full():
                     yield batch.take(None)
-            yield batch.take(self._bulk_state(newest, request, export))
+            page = batch.take(self._bulk_state(newest, request, export))
+            page.census = Census(ids=frozenset(seen)) if seen is not None else None
+            yield page
         finally:
             export.spool.close()
+
+    def _count(self, data_type: str) -> Census | None:
+        """Shopify's count of a data type read by bulk export (one request); a failure of it costs the
+        audit its figure, never the export."""
+        try:
+            return census.counts(self.client, [data_type]).get(data_type)
+        except AuthError:
+            raise
+        except SyncError as exc:
+            log.warning("Shopify's count of %s for %s could not be read (%s): no audit figure this sync", data_type,
+                        self.client.shop, exc)
+            return None
 
     @staticmethod
     def _bulk_state(newest: str | None, request: StreamRequest, export: Export | None = None,
