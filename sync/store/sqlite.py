@@ -57,6 +57,8 @@ class SqliteConnector:
         self.conn = conn
         self.sql = statements("sqlite")
         self._in_write = False
+        self._split: dict[str, list[str]] = {}
+        self._rendered: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -75,14 +77,26 @@ class SqliteConnector:
         self.conn.commit()
 
     def _text(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None) -> str:
-        if parts is None and "{table}" in self.sql[name]:  # the client's data table
-            parts = {"table": quote_ident(data_table(params["client_id"]))}
-        return self.sql.render(name, parts or {})
+        if parts is None:
+            if "{table}" not in self.sql[name]:
+                return self.sql[name]
+            parts = {"table": quote_ident(data_table(params["client_id"]))}  # the client's data table
+        key = (name, tuple(sorted(parts.items())))
+        found = self._rendered.get(key)
+        if found is None:
+            found = self._rendered[key] = self.sql.render(name, parts)
+        return found
+
+    def _statements(self, text: str) -> list[str]:
+        # Split once per text: a page runs the same few statements over and over.
+        found = self._split.get(text)
+        if found is None:
+            found = self._split[text] = split(text)
+        return found
 
     def run(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None = None) -> sqlite3.Cursor:
         bound = _Params((k, _encode(v)) for k, v in params.items())
-        text = self._text(name, params, parts)
-        statements_ = split(text)
+        statements_ = self._statements(self._text(name, params, parts))
         if len(statements_) == 1:
             return self.conn.execute(statements_[0], bound)
         with self.write():
@@ -91,7 +105,7 @@ class SqliteConnector:
         return cur
 
     def many(self, name: str, values: Sequence[Any], parts: Mapping[str, str]) -> None:
-        self.conn.executemany(self.sql.render(name, parts), values)
+        self.conn.executemany(self._text(name, {}, parts), values)
 
     def rows(self, name: str, params: Mapping[str, Any], parts: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         cur = self.run(name, params, parts)
@@ -146,11 +160,11 @@ class SqlitePageTransaction:
     def write(self, new: Sequence[StagedRow], changed: Sequence[StagedRow], now: datetime) -> None:
         # One upsert for both: the page holds SQLite's single writer lock, so no other writer can have
         # stored a "new" row meanwhile (and the lease is checked in this transaction).
-        stamp = timeutil.fixed(now)
-        fixed = (self.scope.credential_id, self.scope.platform, self.scope.data_type)
+        stamp, fixed = timeutil.fixed(now), timeutil.fixed
+        credential, platform, data_type = self.scope.credential_id, self.scope.platform, self.scope.data_type
         self._db.many("upsert_rows", [
-            (*fixed, r.external_id, r.data_json, r.record_hash,
-             timeutil.fixed(r.source_updated_at) if r.source_updated_at else None, stamp, stamp)
+            (credential, platform, data_type, r.external_id, r.data_json, r.record_hash,
+             fixed(r.source_updated_at) if r.source_updated_at else None, stamp, stamp)
             for part in (new, changed) for r in part
         ], {"table": quote_ident(data_table(self.scope.client_id))})
 

@@ -170,10 +170,14 @@ WHERE record_hash IS NOT excluded.record_hash OR deleted_at IS NOT NULL
 -- save_state --
 -- Checks the lease and moves the cursor in the page's transaction (no row: the lease was lost).
 UPDATE client_api_credentials
--- The object is rebuilt from its members rather than set through a JSON path: a path cannot quote a data
--- type holding '"' (json_set then silently does nothing). json() gives objects, arrays and booleans back their
--- JSON type, which a subquery drops.
-SET sync_state = CASE WHEN :state IS NULL THEN sync_state ELSE (
+-- json_set through a quoted path, the fast way (it runs with every page); a path cannot quote a data type
+-- holding '"' (json_set then silently does nothing), so for such a name the object is rebuilt from its
+-- members instead. json() gives objects, arrays and booleans back their JSON type, which a subquery drops.
+SET sync_state = CASE WHEN :state IS NULL THEN sync_state
+    WHEN instr(:data_type, '"') = 0 THEN
+        json_set(CASE WHEN json_type(sync_state) = 'object' THEN sync_state ELSE '{}' END,
+                 '$."' || :data_type || '"', json(:state))
+    ELSE (
         SELECT json_group_object(key, CASE kind WHEN 'object' THEN json(raw) WHEN 'array' THEN json(raw)
                                                 WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
                                                 ELSE value END)
