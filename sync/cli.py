@@ -1,5 +1,5 @@
-"""`python -m sync ...`: init-db, credentials add|list|remove|test|rotate-key, status (SPEC section 4),
-reset-cursor (re-read data types from scratch, `cursors.py`)."""
+"""`python -m sync ...`: init-db, credentials add|list|remove|test|rotate-key, status, audit (SPEC section 4;
+the audit is `audit.py`), reset-cursor (re-read data types from scratch, `cursors.py`)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="integrations with their status, last and next sync, last error")
     status.add_argument("--json", action="store_true")
 
+    audit = sub.add_parser("audit", help="compare each data type's stored rows with the platform by id; --repair "
+                                         "fetches what is missing and marks what was deleted")
+    audit.add_argument("--client-id", help="only this client's integrations")
+    audit.add_argument("--platform", choices=PLATFORMS, help="only integrations of this platform")
+    audit.add_argument("--repair", action="store_true",
+                       help="fetch missing and stale records by id, mark rows the platform confirms gone")
+    audit.add_argument("--json", action="store_true", help="the report as one JSON object")
+
     reset = sub.add_parser("reset-cursor", help="forget data types' cursors: their next sync reads the whole history")
     reset.add_argument("--credential-id", action="append", default=[], help="an integration (repeatable)")
     reset.add_argument("--client-id", help="every integration of this client")
@@ -104,7 +112,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         # Validate before touching the database: bad input writes nothing.
         secrets = _read_secrets(args.secrets_file)
         creds.validate_new_integration(args.client_id, args.platform, args.frequency_hours, secrets)
-    if args.command == "credentials" and args.action == "list" and args.client_id:
+    if args.command in ("credentials", "audit") and getattr(args, "client_id", None) \
+            and (args.command == "audit" or args.action == "list"):
         args.client_id = normalize_uuid(args.client_id)
 
     store = open_store(settings)
@@ -121,6 +130,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return _status(store, args.json)
         if args.command == "reset-cursor":
             return _reset_cursor(store, args)
+        if args.command == "audit":
+            return _audit(store, settings, args)
         if args.action == "add":
             credential_id = creds.add_integration(
                 store, settings, client_id=args.client_id, platform=args.platform, name=args.name,
@@ -174,6 +185,20 @@ def _reset_cursor(store, args: argparse.Namespace) -> int:
     for integration in report.busy:
         print(f"❌ {integration.credential_id} ({integration.platform_type}): a sync is running on it; nothing was "
               f"changed. Run the command again once it has finished.")
+    return report.exit_code
+
+
+def _audit(store, settings: Settings, args: argparse.Namespace) -> int:
+    from .audit import TABLE_HEADERS, audit_integrations, table_rows
+
+    report = audit_integrations(store, settings, client_id=args.client_id, platform=args.platform,
+                                repair=args.repair)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    elif not report.integrations:
+        print("No active integration matched.")
+    else:
+        _table(TABLE_HEADERS, table_rows(report), title="Audit (ids compared with the platform)")
     return report.exit_code
 
 

@@ -42,6 +42,16 @@ class Connection(Protocol):
     # every data type exactly once, appending any the order leaves out. The iterator should not raise for
     # one data type's trouble: yield that data type and let its `fetch` raise, so only it fails.
     # `close()` must stop whatever `prepare` started.
+    #
+    # Optional, for `python -m sync audit` (sync/audit.py): an attribute `auditor` with
+    #
+    #     data_types: tuple[str, ...]                       # the data types it can compare by id
+    #     def platform_ids(self, data_type) -> Iterator[tuple[str, datetime | None]]   # every (id, version)
+    #     def window(self, data_type) -> tuple[datetime, datetime] | None   # stored rows compared: those last
+    #                                                       # updated in it (asked after platform_ids); None: all
+    #     def covers(self, data_type) -> Callable[[str], bool] | None       # which stored ids the listing covers
+    #     def gone(self, data_type, ids) -> set[str]        # those the platform confirms it no longer has
+    #     def records(self, data_type, ids) -> Iterator[Record]   # records by id, as the reads store them
 
     def close(self) -> None: ...
 

@@ -11,6 +11,7 @@ from ...errors import AuthError
 from ...models import Page, StreamRequest
 from .calls import AmazonForbidden, SpApiCaller
 from .client import SpApiClients, build_clients
+from .ids import AmazonIds
 from . import streams
 from .options import AmazonOptions
 from .ratelimit import RateLimiter
@@ -29,6 +30,7 @@ class AmazonConnection:
             timeout=self.tuning.http_timeout)
         self.limiter = RateLimiter()
         self.caller = SpApiCaller(self.limiter, self.tuning, self.clients.tokens.invalidate)
+        self.auditor = AmazonIds(self, settings.env)  # `python -m sync audit`'s side (ids.py)
 
     def test(self) -> str:
         """getMarketplaceParticipations: proves the refresh token, the app credentials and the region."""

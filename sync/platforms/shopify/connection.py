@@ -38,6 +38,7 @@ class ShopifyConnection:
         self.exports = BulkExports(self.client, self.options)
         self.streams = ShopStreams(self.client, self.options, self.exports)
         self.ids = ShopifyIds(self.client, self.exports, self.streams)  # the audit's side (ids.py)
+        self.auditor = self.ids
         self.deletions = DeletionStream(self.client, self.ids)
 
     def test(self) -> str:

@@ -108,7 +108,7 @@ class DeletionStream:
     def reconcile(self, stored: StoredRows, now: datetime) -> Iterator[Page]:
         for data_type in RECONCILED:
             found = compare(self.ids.platform_ids(data_type), stored.live_ids(data_type))
-            gone = sorted(self.ids.gone(found.extra)) if found.extra else []
+            gone = sorted(self.ids.gone(data_type, found.extra)) if found.extra else []
             deletions = [Deletion(data_type, i, now) for i in gone]
             if data_type == "products" and gone:
                 deletions += inventory_of(stored, {i: now for i in gone}, {})

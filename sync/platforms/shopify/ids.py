@@ -33,10 +33,20 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 class ShopifyIds:
+    """Also the connection's `auditor` (platforms/base.py): every data type is compared whole."""
+
+    data_types = ("orders", "products", "customers", "inventory")
+
     def __init__(self, client: ShopifyClient, exports: BulkExports, streams: ShopStreams):
         self.client = client
         self.exports = exports
         self.streams = streams
+
+    def window(self, data_type: str) -> None:
+        return None  # the whole data type
+
+    def covers(self, data_type: str) -> None:
+        return None  # every stored id
 
     def count(self, data_type: str):
         """Shopify's own count of the data type (None for inventory, which it does not count)."""
@@ -61,7 +71,7 @@ class ShopifyIds:
         finally:
             spool.close()
 
-    def gone(self, ids: Sequence[str]) -> set[str]:
+    def gone(self, data_type: str, ids: Sequence[str]) -> set[str]:
         """The ids Shopify has no record of (their node is null)."""
         out: set[str] = set()
         for chunk in _chunks(ids, queries.NODES_PAGE):
