@@ -66,9 +66,15 @@ def test_removed_listings_are_marked_and_the_audit_matches_the_emulator(dsn, tmp
         orders = audit(second, "orders")
         assert orders["platform"] == orders["stored"] and orders["missing"] == 0
 
-        # Nothing changed: nothing more is marked.
+        # Nothing changed: nothing more is marked, and the audit cost no request of its own (its figures are
+        # the snapshots and the orders window the sync reads anyway).
+        emu.reset_counters()
         third = run(settings)
         assert audit(third, "products")["deleted"] == 0 and len(marked(settings, client_id)) == 8
+        assert set(emu.counters.calls) <= {"lwaToken", "getMarketplaceParticipations", "searchOrders", "getReports",
+                                           "createReport", "getReport", "getReportDocument", "downloadReportDocument",
+                                           "getInventorySummaries"}, emu.counters.calls
+        assert emu.counters.calls["searchOrders"] == 1
 
 
 def test_a_listings_report_that_fails_midway_marks_nothing(dsn, tmp_path):

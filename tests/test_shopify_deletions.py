@@ -5,6 +5,7 @@ a feed too old to trust reconciles ids by bulk export; the SKU cache leaves the 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -165,10 +166,9 @@ def test_a_feed_too_old_to_trust_reconciles_the_ids(kind, tmp_path, request):
         try:
             integration = store.get_integration(credential_id)
             state = dict(integration.sync_state, deletions={"created_at": old})
-            query_state = __import__("json").dumps(state)
         finally:
             store.close()
-        _set_state(settings, credential_id, query_state)
+        _set_state(settings, credential_id, json.dumps(state))
         result = sync(settings, client_id)
         assert marked(settings, client_id, "products") == set(products)
         assert marked(settings, client_id, "orders") == set(orders)
