@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,13 +20,14 @@ from . import dedup, schedule
 from .completeness import Completeness, StoreRows
 from .config import Settings
 from .crypto import SecretBox, is_plaintext, secret_strings
-from .errors import AuthError, CredentialError, DataTypeSkipped, SyncError
+from .errors import AuthError, CredentialError, DataTypeSkipped, StoreError, SyncError
 from .leases import LeaseKeeper
 from .logs import Redactor
 from .models import (Cursor, Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult,
                      WorkerId)
 from .platforms import PlatformRegistry
 from .platforms.base import Connection
+from .reconnect import ReconnectingStore, retry_seconds
 from .store import open_store
 from .store.base import EngineStore, LeaseLost
 from .timeutil import utcnow
@@ -93,10 +95,6 @@ class RunSummary:
         }
 
 
-class _StopSync(Exception):
-    """Internal: a data type failed in a way that ends the whole integration's sync."""
-
-
 class SyncEngine:
     def __init__(self, settings: Settings, *, store_factory: Callable[[], EngineStore] | None = None,
                  platforms: PlatformRegistry | None = None, clock: Callable[[], datetime] = utcnow,
@@ -109,6 +107,10 @@ class SyncEngine:
         self._progress = progress or NoProgress()
         self._box = SecretBox(settings.encryption_keys)
         self._lookback = timedelta(minutes=settings.lookback_minutes)
+        self._db_retry_seconds = retry_seconds(settings.env)
+
+    def _reconnecting(self) -> ReconnectingStore[EngineStore]:
+        return ReconnectingStore(self._store_factory, self._db_retry_seconds)
 
     # -- the run ------------------------------------------------------------------------------------
     def list_due(self, params: RunParams) -> list[Integration]:
@@ -123,22 +125,24 @@ class SyncEngine:
         run_id = run_id or str(uuid.uuid4())
         summary = RunSummary(run_id=run_id, started_at=self._clock())
         log.info("🚀 Starting full API sync cron job (run %s, triggered by %s)", run_id, params.triggered_by)
-        store = self._store_factory()
+        store = self._reconnecting()
         try:
-            store.ensure_schema()
-            abandoned = store.close_abandoned_runs(
+            store.call("checking the tables", lambda s: s.ensure_schema())
+            abandoned = store.call("closing abandoned runs", lambda s: s.close_abandoned_runs(
                 summary.started_at, summary.started_at - timedelta(seconds=self.settings.lease_seconds),
-                "the process running this sync stopped before it finished (killed or crashed)")
+                "the process running this sync stopped before it finished (killed or crashed)"))
             if abandoned:
                 log.warning("⚠️ Marked %d earlier run(s) as failed: their process stopped before finishing", abandoned)
-            due = store.list_due(summary.started_at, params)
+            due = store.call("listing the due integrations", lambda s: s.list_due(summary.started_at, params))
             summary.due = len(due)
             log.info("🔍 Found %d API integrations due for sync", summary.due)
-            store.start_run(run_id, params, summary.started_at)
+            store.call("recording the run", lambda s: s.start_run(run_id, params, summary.started_at))
             if due:
                 self._run_workers(run_id, params, min(workers or self.settings.max_workers, len(due)), summary)
             summary.finished_at = self._clock()
-            store.finish_run(run_id, summary.status, summary.finished_at, summary.as_json())
+            # This connection sat idle through the run: if the server went away meanwhile, a new one is opened.
+            store.call("recording the run's end", lambda s: s.finish_run(run_id, summary.status, summary.finished_at,
+                                                                         summary.as_json()))
         finally:
             store.close()
         log.info("🏁 API sync cron job finished: %d synced, %d failed, %.1fs", summary.synced, summary.failed,
@@ -157,16 +161,18 @@ class SyncEngine:
 
     def _worker(self, worker_id: WorkerId, run_id: str, params: RunParams, attempted: set[str],
                 lock: threading.Lock, summary: RunSummary, leases: LeaseKeeper) -> None:
-        store: EngineStore | None = None
+        store: ReconnectingStore[EngineStore] | None = None
         try:
-            store = self._store_factory()  # may fail too (e.g. too many connections): counted like the rest
+            store = self._reconnecting()  # may fail too (e.g. too many connections): counted like the rest
             while True:
                 # The lock spans the claim: with a snapshot taken before it, an integration another
                 # worker had just finished (a fast failure, lease released) could be claimed twice in
                 # one forced run. Claims are one short statement, so serializing them costs little.
+                # (A claim whose acknowledgement was lost stays leased to this worker until the lease
+                # expires; the next run after that takes it.)
                 with lock:
-                    integration = store.claim_next(self._clock(), params, worker_id, leases.lease_until(),
-                                                   list(attempted))
+                    integration = store.call("claiming the next integration", lambda s: s.claim_next(
+                        self._clock(), params, worker_id, leases.lease_until(), list(attempted)))
                     if integration is None:
                         return
                     attempted.add(integration.credential_id)
@@ -174,16 +180,19 @@ class SyncEngine:
                 with lock:
                     summary.results.append(result)
         except Exception as exc:
-            # Only the store itself failing gets here; held leases expire and a later run retries.
-            log.exception("❌ Worker %s stopped: the database failed", worker_id)
+            # Only the store failing for good gets here (past SYNC_DB_RETRY_SECONDS); held leases expire
+            # and a later run retries.
+            log.error("❌ Worker %s stopped: %s", worker_id, self._redactor.scrub(str(exc)),
+                      exc_info=not isinstance(exc, StoreError))
             with lock:
-                summary.worker_errors.append(self._redactor.scrub(f"database error: {type(exc).__name__}: {exc}"))
+                summary.worker_errors.append(self._redactor.scrub(
+                    str(exc) if isinstance(exc, StoreError) else f"database error: {type(exc).__name__}: {exc}"))
         finally:
             if store is not None:
                 store.close()
 
     # -- one integration ----------------------------------------------------------------------------
-    def _sync_integration(self, store: EngineStore, integration: Integration, run_id: str, params: RunParams,
+    def _sync_integration(self, store: ReconnectingStore[EngineStore], integration: Integration, run_id: str, params: RunParams,
                           worker_id: WorkerId, leases: LeaseKeeper) -> SyncResult:
         started = self._clock()
         result = SyncResult(run_id=run_id, credential_id=integration.credential_id, client_id=integration.client_id,
@@ -206,7 +215,9 @@ class SyncEngine:
             self._redactor.add(secret_strings(secrets))
             if self._box.enabled and is_plaintext(integration.credentials or ""):
                 # A row from the guide's first version: encrypt it now that a key is set.
-                store.set_credentials_blob(integration.credential_id, self._box.encrypt(secrets))
+                token = self._box.encrypt(secrets)
+                store.call("encrypting the credentials", lambda s: s.set_credentials_blob(integration.credential_id,
+                                                                                          token))
             platform = self._platforms.get(integration.platform_type)
             try:
                 platform.validate_secrets(secrets)
@@ -238,8 +249,14 @@ class SyncEngine:
                 if error:
                     failures.append(f"{name}: {error}")
             for data_type in stream_order(connection, requests):
-                error = self._sync_stream(store, connection, integration, requests[data_type],
-                                          result.streams[data_type], worker_id, leases, tally)
+                try:
+                    error = self._sync_stream(store, connection, integration, requests[data_type],
+                                              result.streams[data_type], worker_id, leases, tally)
+                except StoreError:
+                    # The database is gone for this integration: the other data types would write there too.
+                    tally.drop(data_type)
+                    failures.append(f"{data_type}: {result.streams[data_type].error}")
+                    break
                 if error:
                     failures.append(f"{data_type}: {error}")
             tally.finish(result.streams, label)
@@ -266,7 +283,8 @@ class SyncEngine:
             result.error_message = self._redactor.scrub(result.error_message)
         result.finished_at = self._clock()
         update = self._schedule_update(integration, result)
-        store.finish_attempt(result, update, worker_id)
+        # Safe to repeat: the result row is keyed by its id, the schedule by this worker's lease.
+        store.call("recording the result", lambda s: s.finish_attempt(result, update, worker_id))
         if result.success:
             log.info("✅ API sync completed for %s", label)
         else:
@@ -286,7 +304,7 @@ class SyncEngine:
             stored=StoreRows(store, integration.client_id, integration.credential_id),
         )
 
-    def _sync_stream(self, store: EngineStore, connection: Connection, integration: Integration,
+    def _sync_stream(self, store: ReconnectingStore[EngineStore], connection: Connection, integration: Integration,
                      request: StreamRequest, counts: StreamCounts, worker_id: WorkerId,
                      leases: LeaseKeeper, tally: Completeness) -> str | None:
         """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
@@ -298,12 +316,24 @@ class SyncEngine:
                 if leases.is_lost(integration.credential_id):
                     raise LeaseLost(integration.credential_id)
                 staged, repeats, refused = staging.result()
-                with store.page_transaction(integration.client_id, integration.credential_id,
-                                            integration.platform_type, data_type, worker_id) as tx:
-                    plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
-                    tx.write(plan.new_rows, plan.changed_rows, self._clock())
-                    tally.page(tx, page.deleted)
-                    tx.save_state(page.state, leases.lease_until())
+
+                def write_page(s: EngineStore) -> dedup.PagePlan:
+                    # One transaction; after a failure it is rolled back (its deletion marks with it) and the
+                    # whole page is written again on a fresh connection.
+                    marked = Counter(tally.marked)
+                    try:
+                        with s.page_transaction(integration.client_id, integration.credential_id,
+                                                integration.platform_type, data_type, worker_id) as tx:
+                            plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
+                            tx.write(plan.new_rows, plan.changed_rows, self._clock())
+                            tally.page(tx, page.deleted)
+                            tx.save_state(page.state, leases.lease_until())
+                    except BaseException:
+                        tally.marked = marked
+                        raise
+                    return plan
+
+                plan = store.call(f"storing a page of {data_type}", write_page)
                 tally.census(data_type, page.census)
                 if page.state is not None:
                     integration.sync_state[data_type] = page.state
@@ -327,6 +357,10 @@ class SyncEngine:
             return None
         except (AuthError, CredentialError, LeaseLost):
             raise  # nothing else will work either
+        except StoreError as exc:
+            counts.error = self._redactor.scrub(str(exc))
+            log.error("❌ %s failed after %d stored records: %s", data_type, counts.new + counts.updated, counts.error)
+            raise
         except SyncError as exc:
             counts.error = self._redactor.scrub(str(exc))
         except Exception as exc:

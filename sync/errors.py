@@ -35,3 +35,7 @@ class DataTypeSkipped(SyncError):
     The engine records the reason in `data_types_synced` and goes on with the other data types;
     the integration does not fail because of it.
     """
+
+
+class StoreError(SyncError):
+    """The database failed under a sync and did not come back within SYNC_DB_RETRY_SECONDS (sync/reconnect.py)."""

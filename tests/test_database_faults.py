@@ -169,7 +169,6 @@ def _result(settings, credential_id: str) -> dict:
 
 # -- PostgreSQL ---------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a database failure stops the worker (or the run) or reads as an unexpected error")
 def test_connection_killed_mid_page_is_reconnected_and_the_page_written_again(cluster, db, tmp_path):
     name, dsn = db
     settings = make_settings("postgres", tmp_path, dsn)
@@ -195,7 +194,6 @@ def test_connection_killed_mid_page_is_reconnected_and_the_page_written_again(cl
     _figures["connection killed mid-page"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="a database failure stops the worker (or the run) or reads as an unexpected error")
 def test_server_restarted_during_a_run(cluster, db, tmp_path):
     name, dsn = db
     settings = make_settings("postgres", tmp_path, dsn)
@@ -215,7 +213,6 @@ def test_server_restarted_during_a_run(cluster, db, tmp_path):
     _figures["server restarted"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="a database failure stops the worker (or the run) or reads as an unexpected error")
 def test_statement_timeout_fails_the_integration_cleanly_and_the_next_run_completes(cluster, db, tmp_path):
     name, _ = db
     settings = make_settings("postgres", tmp_path, cluster.dsn(name, statement_timeout="400ms"),
@@ -252,7 +249,6 @@ def test_statement_timeout_fails_the_integration_cleanly_and_the_next_run_comple
     _figures["statement timeout"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="a database failure stops the worker (or the run) or reads as an unexpected error")
 def test_disk_full_mid_sync_keeps_the_committed_pages_and_the_next_run_completes(cluster, db, tmp_path):
     name, dsn = db
     settings = make_settings("postgres", tmp_path, dsn, SYNC_DB_RETRY_SECONDS="2")

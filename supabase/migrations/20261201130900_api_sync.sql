@@ -797,7 +797,9 @@ BEGIN
         finished_at)
     VALUES (p_result_id, p_run_id, p_client_id, p_credential_id, p_platform_type, p_records_fetched,
             p_records_stored, p_sync_duration_seconds, p_success, p_data_types_synced, p_triggered_by,
-            p_error_message, p_started_at, p_finished_at);
+            p_error_message, p_started_at, p_finished_at)
+    -- Written again after a lost acknowledgement (sync/reconnect.py): the row is there already.
+    ON CONFLICT (result_id) DO NOTHING;
     UPDATE client_api_credentials
     SET status = p_status, error_message = p_schedule_error, consecutive_failures = p_consecutive_failures,
         last_sync_at = COALESCE(p_last_sync_at, last_sync_at), next_sync_at = p_next_sync_at,

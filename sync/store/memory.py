@@ -203,7 +203,8 @@ class MemoryConnector:
     def _finish_attempt(self, status: str, schedule_error: str | None, consecutive_failures: int,
                         last_sync_at: datetime | None, next_sync_at: datetime, worker_id: str,
                         **result: Any) -> bool:
-        self.results.append({**result, "sync_triggered_by": result.pop("triggered_by")})
+        if not any(r["result_id"] == result["result_id"] for r in self.results):  # idempotent, as the SQL is
+            self.results.append({**result, "sync_triggered_by": result.pop("triggered_by")})
         row = self.integrations.get(result["credential_id"])
         if row is None or row["locked_by"] != worker_id:
             return False

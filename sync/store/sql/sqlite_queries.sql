@@ -196,7 +196,9 @@ INSERT INTO client_api_sync_results (
     sync_duration_seconds, success, data_types_synced, sync_triggered_by, error_message, started_at, finished_at)
 VALUES (:result_id, :run_id, :client_id, :credential_id, :platform_type, :records_fetched, :records_stored,
         :sync_duration_seconds, :success, :data_types_synced, :triggered_by, :error_message, :started_at,
-        :finished_at);
+        :finished_at)
+-- written again after a lost acknowledgement (sync/reconnect.py): the row is there already
+ON CONFLICT (result_id) DO NOTHING;
 UPDATE client_api_credentials
 SET status = :status, error_message = :schedule_error, consecutive_failures = :consecutive_failures,
     last_sync_at = COALESCE(:last_sync_at, last_sync_at), next_sync_at = :next_sync_at,
