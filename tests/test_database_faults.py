@@ -30,6 +30,7 @@ from .engine_fixtures import add, make_settings, query, results
 from .fakeplatform import FakePlatform, FakeShop
 from .pg_cluster import PgCluster
 from .reliability import record
+from .supabase_fixtures import supabase_project  # noqa: F401  (a fixture)
 
 PAGE = 10
 SHOP = {"orders": 60, "products": 20, "page_size": PAGE, "page_delay": 0.03}
@@ -301,6 +302,72 @@ def test_disk_full_mid_sync_keeps_the_committed_pages_and_the_next_run_completes
     _figures["disk full"] += 1
 
 
+# -- the Supabase REST store, through the PostgREST emulator --------------------------------------------
+
+WRITE_PAGE = "POST rpc/api_sync_write_page"
+
+
+def _rest_settings(project, tmp_path, **extra):
+    return project.settings(tmp_path, SUPABASE_RETRY_ATTEMPTS="2", SUPABASE_RETRY_BASE_SECONDS="0.02", **extra)
+
+
+def _rest_poller(project, pairs) -> PagePoller:
+    totals = {dt: len(recs) for dt, recs in FakeShop.from_secrets(SHOP).records.items()}
+    return PagePoller(project.dsn, [c for c, _ in pairs], totals)
+
+
+@pytest.mark.parametrize("fault", ["503", "drop before", "drop after"])
+def test_rest_write_page_faults_are_retried_and_nothing_is_lost(supabase_project, tmp_path, fault):
+    settings = _rest_settings(supabase_project, tmp_path)
+    pairs = _integrations(settings)
+    emu = supabase_project.emulator
+    # More failures in a row than the REST store's own retries: the engine's retry on a fresh client
+    # takes over. A dropped answer after the commit is written again: the page is the same.
+    faults = {"503": emu.fail_next, "drop before": emu.drop_next, "drop after": emu.drop_after_next}[fault]
+    with _rest_poller(supabase_project, pairs) as poller, running(_engine(settings), RunParams(), 3) as out:
+        _wait_rows(settings, pairs[0][0], PAGE)
+        faults[WRITE_PAGE] = 5
+    assert faults[WRITE_PAGE] == 0, "the faults were not all met"
+    summary = out["summary"]
+    assert summary.failed == 0, summary.as_json()
+    for client_id, credential_id in pairs:
+        result = _result(settings, credential_id)
+        assert result["success"], result["error_message"]
+        streams = result["data_types_synced"]
+        if fault != "drop after":  # a lost answer's page may count as unchanged when written again
+            assert streams["orders"]["new"] == 60 and streams["products"]["new"] == 20
+        _check_complete(settings, client_id)
+    assert not poller.partial
+    _figures[f"REST {fault} on api_sync_write_page"] += 1
+
+
+def test_rest_write_page_failing_for_good_fails_cleanly_and_the_next_run_completes(supabase_project, tmp_path):
+    settings = _rest_settings(supabase_project, tmp_path, SYNC_DB_RETRY_SECONDS="1")
+    pairs = _integrations(settings, count=1)
+    (client_id, credential_id), = pairs
+    emu = supabase_project.emulator
+    with _rest_poller(supabase_project, pairs) as poller, running(_engine(settings), RunParams(), 1) as out:
+        _wait_rows(settings, client_id, 2 * PAGE)
+        emu.fail_next[WRITE_PAGE] = 10_000
+    summary = out["summary"]
+    assert summary.failed == 1 and not summary.worker_errors
+    failed = _result(settings, credential_id)
+    assert "the database failed while storing a page of orders" in failed["error_message"]
+    assert "PGRST000" in failed["error_message"] or "503" in failed["error_message"]
+    committed = len(_stored(settings, client_id))
+    assert 2 * PAGE <= committed < 80 and committed % PAGE == 0
+    emu.fail_next[WRITE_PAGE] = 0
+    orders_before = len([r for r in _stored(settings, client_id) if r[0] == "orders"])
+    again = _engine(settings).run(RunParams(force=True), workers=1)
+    assert again.failed == 0
+    # From the last committed page: exactly the missing orders are new, nothing is written twice.
+    assert again.results[0].streams["orders"].new == 60 - orders_before
+    assert again.results[0].streams["orders"].updated == 0
+    _check_complete(settings, client_id)
+    assert not poller.partial
+    _figures["REST 503 for good on api_sync_write_page"] += 1
+
+
 def teardown_module(module):
-    record("database faults", injected=sum(_figures.values()), survived=sum(_figures.values()),
+    record("database faults", scenarios=sum(_figures.values()), survived=sum(_figures.values()),
            kinds=", ".join(f"{k} ×{v}" for k, v in sorted(_figures.items())), lost=0, duplicated=0)

@@ -17,7 +17,9 @@ It speaks the subset of Supabase's REST API (`/rest/v1`, PostgREST behind Supaba
   "hint"}` with PostgREST's HTTP statuses (errors.py).
 - `max_rows` (Supabase's "Max rows", 1000 by default) caps table reads and set-returning functions,
   silently, as Supabase does; `limit`/`offset` query parameters page through both.
-- Fault injection for tests: `fail_next["POST rpc/<name>"] = n` answers the next n such requests 503.
+- Fault injection for tests: `fail_next["POST rpc/<name>"] = n` answers the next n such requests 503;
+  `drop_next[...] = n` closes the connection of the next n without doing anything, `drop_after_next[...] = n`
+  runs them and then closes the connection without answering (the call happened, the caller cannot know).
 
 Usage: `with PostgrestEmulator(dsn) as emu: create_client(emu.url, emu.service_key)`.
 """
@@ -94,6 +96,8 @@ class PostgrestEmulator:
         self.max_rows = max_rows
         self.requests: Counter[str] = Counter()  # "POST rpc/api_sync_write_page" -> count
         self.fail_next: dict[str, int] = {}  # path -> how many answers to replace with 503 (fault injection)
+        self.drop_next: dict[str, int] = {}  # path -> how many requests to drop unanswered, not run
+        self.drop_after_next: dict[str, int] = {}  # path -> how many requests to run, then drop unanswered
         self._lock = threading.Lock()
         self._pool = _Pool(dsn, pool_size)
         with self._pool.connection() as conn:
@@ -135,6 +139,14 @@ class PostgrestEmulator:
                 self.fail_next[key] = left - 1
                 return True
         return False
+
+    def _take(self, faults: dict[str, int], key: str) -> bool:
+        """Consume one fault of `faults` for this request key, if any is left."""
+        with self._lock:
+            left = faults.get(key, 0)
+            if left:
+                faults[key] = left - 1
+            return bool(left)
 
     def _role(self, headers: Mapping[str, str]) -> tuple[str | None, bool]:
         apikey = headers.get("apikey")
@@ -275,6 +287,9 @@ class PostgrestEmulator:
                     role, with_token = emulator._role(self.headers)
                     if emulator._count(f"{method} {resource}"):
                         raise PgrstError(503, "PGRST000", "Database client error. Retrying the connection.")
+                    if emulator._take(emulator.drop_next, f"{method} {resource}"):
+                        self.close_connection = True  # the gateway lost the request: nothing ran
+                        return
                     profile = self.headers.get("Accept-Profile") or self.headers.get("Content-Profile")
                     if profile and profile not in ("public",):
                         raise PgrstError(406, "PGRST106", "Invalid schema: " + profile,
@@ -288,6 +303,9 @@ class PostgrestEmulator:
                             raise PgrstError(400, "PGRST102", "Empty or invalid json")
                         body = emulator.call(resource[4:], args, role, with_token,
                                              parse_qsl(parts.query, keep_blank_values=True))
+                        if emulator._take(emulator.drop_after_next, f"{method} {resource}"):
+                            self.close_connection = True  # committed, but the answer never leaves
+                            return
                         self._answer(204 if body == "" else 200, body)
                     elif method == "GET" and "/" not in resource:
                         body = emulator.read(resource, parse_qsl(parts.query, keep_blank_values=True), role,
