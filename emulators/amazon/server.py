@@ -32,6 +32,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from .buckets import Buckets
+from .. import http_faults
 from .faults import ERROR_FAULTS, FaultPlan
 from .ledger import V0_ORDERS_LEDGER, V0Ledger
 from .limits import V0_ORDERS_OPERATIONS
@@ -681,14 +682,18 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, parse_qs(parts.query, keep_blank_values=True)
         body = self._read_body()
         if method == "POST" and path == "/auth/o2/token":
-            if self._apply_fault("lwaToken"):
+            if http_faults.answer(self, emu, "lwaToken", "amazon") or self._apply_fault("lwaToken"):
                 return
             form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             status, obj = emu.lwa_token(form)
             self._json(status, obj)
             return
         if method == "GET" and path.startswith("/_documents/"):
-            status, content, ctype = emu.download_document(path[len("/_documents/"):])
+            document = path[len("/_documents/"):]
+            if http_faults.answer(self, emu, "reportDocument", "amazon",
+                                  download=lambda: emu.download_document(document)[1]):
+                return
+            status, content, ctype = emu.download_document(document)
             self._send(status, content, ctype)
             return
         for route_method, pattern, operation in _ROUTES:
@@ -708,6 +713,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _rate_headers(emu, operation, status)
 
         try:
+            if http_faults.answer(self, emu, operation, "amazon", context=self.headers.get("x-amz-access-token")):
+                return  # the reliability suite's faults
             if self._apply_fault(operation):
                 return
             seller = emu.authenticate(self.headers.get("x-amz-access-token"))

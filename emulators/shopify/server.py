@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLError, execute, parse, validate
 from graphql.language import OperationDefinitionNode
 
+from .. import http_faults
 from .cost import operation_cost
 from .executor import Context
 from .shop import CostSample
@@ -112,6 +113,8 @@ class Handler(BaseHTTPRequestHandler):
         if not match:
             self._send(404, {"errors": "Not Found"})
             return
+        if http_faults.answer(self, emulator, "bulk-file", "shopify", download=lambda: _bulk_bytes(emulator, match)):
+            return
         if self._apply_fault(emulator.take_fault("bulk-file"), None):
             return
         found = emulator.bulk_file(match["token"])
@@ -151,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
         with shop.lock:
             shop.stats.requests[op_name] += 1
             shop.stats.sent.append((op_name, body.get("variables") or {}))
+        if http_faults.answer(self, emulator, op_name, "shopify"):  # the reliability suite's faults
+            return
         if self._apply_fault(emulator.take_fault(op_name), shop):
             return
         version = served_version(match["version"], emulator.supported_versions)
@@ -220,6 +225,14 @@ class Handler(BaseHTTPRequestHandler):
                                      } for w in dict.fromkeys(ctx.search_warnings)]
         answer["extensions"] = extensions
         return 200, answer
+
+
+def _bulk_bytes(emulator: "ShopifyEmulator", match: re.Match) -> bytes:
+    found = emulator.bulk_file(match["token"])
+    if found is None:
+        return b""
+    with open(found[0], "rb") as file:
+        return file.read()
 
 
 def scaled(cost: int, scale: float) -> int:
