@@ -17,7 +17,6 @@ from .shopify_fixtures import FAST
 from .test_fault_matrix import _add
 
 
-@pytest.mark.xfail(strict=True, reason="a body cut short raises ChunkedEncodingError, read as an unexpected error")
 @pytest.mark.parametrize("operation", ["ShopInfo", "Orders"])
 def test_a_shopify_answer_cut_short_is_retried(tmp_path, operation):
     with ShopifyEmulator(restore_rate=1e9, bucket_size=1e9) as emu:

@@ -113,6 +113,9 @@ class ShopifyClient:
             raise Retryable(f"timed out after {self.options.timeout_seconds:g} s") from exc
         except requests.ConnectionError as exc:
             raise Retryable(f"connection failed: {type(exc).__name__}") from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # The connection broke while the body was read (fewer bytes than Content-Length, a bad chunk).
+            raise Retryable(f"the answer was cut short: {type(exc).__name__}") from exc
         status = response.status_code
         if status == 429:
             raise Retryable("HTTP 429 Too Many Requests", _retry_after(response.headers.get("Retry-After")))
