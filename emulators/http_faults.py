@@ -14,7 +14,9 @@ Kinds:
 - "not-json": HTTP 200 with an HTML body (a captive portal, a proxy's error page);
 - "graphql-internal": HTTP 200 whose GraphQL `errors` say INTERNAL_SERVER_ERROR (Shopify only);
 - "revoked": the merchant or seller revoked the app there and then (Shopify 401; SP-API 403, and LWA
-  refuses the refresh token) until `reinstate` is called.
+  refuses the refresh token; the test reinstates it);
+- "call": no fault: `on_call(operation)` runs, then the request is answered normally (the crash trials kill
+  the syncing process there, in the middle of a download).
 
 This module only answers; the emulators' servers call `answer()` at the top of each route (one line each),
 so their own fault injection (`inject`) is untouched.
@@ -31,7 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 KINDS = ("429", "429-bare", "500", "502-html", "503", "slow", "drop", "truncated", "not-json",
-         "graphql-internal", "revoked")
+         "graphql-internal", "revoked", "call")
 
 
 @dataclass
@@ -49,7 +51,8 @@ class FaultPlan:
     faults: list[PlannedFault] = field(default_factory=list)
     injected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    on_revoke: Callable[[Any], None] | None = None  # set by the emulator's hook: what revoking means there
+    on_revoke: Callable[[Any], None] | None = None  # set by the test: what revoking means there
+    on_call: Callable[[str], None] | None = None  # for "call"
 
     def add(self, kind: str, operation: str = "*", *, times: int = 1, after: int = 0, delay: float = 0.0) -> None:
         if kind not in KINDS:
@@ -143,6 +146,10 @@ def answer(handler: BaseHTTPRequestHandler, emulator: Any, operation: str, diale
     if fault is None:
         return False
     kind = fault.kind
+    if kind == "call":
+        if plan.on_call is not None:
+            plan.on_call(operation)
+        return False
     if kind == "slow":
         time.sleep(fault.delay)
         return False

@@ -29,3 +29,21 @@ def test_a_shopify_answer_cut_short_is_retried(tmp_path, operation):
         summary = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1)
         assert faults_of(emu).pending() == 0
         assert summary.results[0].success, summary.results[0].error_message
+
+
+@pytest.mark.xfail(strict=True, reason="sp_api takes a body that is not JSON for an empty answer")
+@pytest.mark.parametrize("operation", ["getMarketplaceParticipations", "searchOrders", "createReport"])
+def test_an_amazon_answer_that_is_not_json_is_retried(tmp_path, operation):
+    from .amazon_fixtures import emulator
+
+    with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
+        refresh_token = f"Atzr|{uuid.uuid4().hex}"
+        emu.add_seller(refresh_token, orders=4, listings=3)
+        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
+                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
+                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1")
+        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        faults_of(emu).add("not-json", operation)
+        summary = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1)
+        assert faults_of(emu).pending() == 0
+        assert summary.results[0].success, summary.results[0].error_message
