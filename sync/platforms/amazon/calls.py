@@ -116,6 +116,11 @@ class SpApiCaller:
             raise
         headers = getattr(response, "headers", None) or {}
         self.limiter.observe(operation, headers.get("x-amzn-RateLimit-Limit"))
+        content_type = (headers.get("content-type") or "").lower()
+        if content_type and "json" not in content_type:
+            # sp_api reads a body that is not JSON (a proxy's or captive portal's page on HTTP 200) as an
+            # empty answer, which would pass for "no marketplaces" or "no orders": retried instead.
+            raise JSONDecodeError(f"Amazon answered {operation} with {content_type.split(';')[0]}, not JSON", "", 0)
         return response
 
     def _with_retries(self, operation: str, fn: Callable[[], T]) -> T:
