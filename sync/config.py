@@ -34,6 +34,18 @@ def env_number(env: Mapping[str, str], name: str, default: float, minimum: float
     return value
 
 
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A true/false setting: `default` when unset, ConfigError naming the variable when it is neither."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     return int(env_number(env, name, default, minimum, integer=True))
 
@@ -91,6 +103,8 @@ class Settings:
     supabase_options: SupabaseOptions = field(default_factory=SupabaseOptions)
     # Each platform's knobs, parsed by its `parse_options` hook (sync/platforms): name -> options.
     platform_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # SYNC_STORE_PII: false stores customers and orders without personal data (sync/personal.py).
+    store_pii: bool = True
     # The whole environment, for platform-specific tuning knobs (documented in the README).
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -136,6 +150,7 @@ class Settings:
             admin_api_token=_opt(env, "ADMIN_API_TOKEN"),
             supabase_jwt_secret=_opt(env, "SUPABASE_JWT_SECRET"),
             port=_int(env, "PORT", 8000),
+            store_pii=env_flag(env, "SYNC_STORE_PII", True),
             host=_opt(env, "HOST") or "0.0.0.0",
             supabase_options=SupabaseOptions.from_env(env),
             platform_options=_platform_options(env),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Protocol
 
-from . import dedup, schedule
+from . import dedup, personal, schedule
 from .completeness import Completeness, StoreRows
 from .config import Settings
 from .crypto import SecretBox, is_plaintext, secret_strings
@@ -224,6 +224,8 @@ class SyncEngine:
             except CredentialError as exc:
                 raise CredentialError(f"{exc}: store the integration again with "
                                       "`python -m sync credentials add`") from None
+            # SYNC_STORE_PII=false: each platform names its personal fields; they go before dedup.
+            personal_data = {} if self.settings.store_pii else dict(getattr(platform, "personal_data", None) or {})
             store.ensure_data_table(integration.client_id)
             connection = platform.connect(secrets, self.settings)
             try:
@@ -251,7 +253,8 @@ class SyncEngine:
             for data_type in stream_order(connection, requests):
                 try:
                     error = self._sync_stream(store, connection, integration, requests[data_type],
-                                              result.streams[data_type], worker_id, leases, tally)
+                                              result.streams[data_type], worker_id, leases, tally,
+                                              personal_data.get(data_type, ()))
                 except StoreError:
                     # The database is gone for this integration: the other data types would write there too.
                     tally.drop(data_type)
@@ -306,13 +309,17 @@ class SyncEngine:
 
     def _sync_stream(self, store: ReconnectingStore[EngineStore], connection: Connection, integration: Integration,
                      request: StreamRequest, counts: StreamCounts, worker_id: WorkerId,
-                     leases: LeaseKeeper, tally: Completeness) -> str | None:
+                     leases: LeaseKeeper, tally: Completeness,
+                     personal_paths: tuple[str, ...] = ()) -> str | None:
         """Sync one data type; returns an error sentence when it failed (and the integration should too)."""
         data_type = request.data_type
         stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
         refused_examples: list[dedup.Refused] = []
         try:
-            for page, staging in dedup.stage_ahead(connection.fetch(request), stager):
+            pages = connection.fetch(request)
+            if personal_paths:
+                pages = personal.pages_without(pages, personal_paths)
+            for page, staging in dedup.stage_ahead(pages, stager):
                 if leases.is_lost(integration.credential_id):
                     raise LeaseLost(integration.credential_id)
                 staged, repeats, refused = staging.result()

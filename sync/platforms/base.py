@@ -62,6 +62,11 @@ class Platform(Protocol):
 
     name: str
     data_types: tuple[str, ...]
+    # Optional: data type -> dotted paths of its personal fields (names, e-mail addresses, phone numbers,
+    # street addresses), removed before dedup when SYNC_STORE_PII=false (sync/personal.py).
+    #
+    #     personal_data: Mapping[str, tuple[str, ...]]
+    #
     # The field of each data type's `sync_state` entry its reads are incremental on, declared once (the
     # engine builds each request's `Cursor` with it); a data type not named here has no time cursor
     # (a full snapshot each sync).

@@ -16,6 +16,7 @@ from ...config import Settings
 from ...errors import CredentialError
 from ..base import require_fields
 from .options import AmazonOptions
+from .personal import PERSONAL_DATA
 from .regions import region_endpoint
 
 REQUIRED = ("refresh_token", "lwa_app_id", "lwa_client_secret", "marketplace_ids")
@@ -27,6 +28,7 @@ class AmazonPlatform:
     # Listings and inventory are read as full snapshots each time: they have no incremental cursor (their
     # state only notes what was read).
     cursor_fields = {"orders": "last_updated_before"}
+    personal_data = PERSONAL_DATA  # removed from stored records when SYNC_STORE_PII=false
 
     def parse_options(self, env: Mapping[str, str]) -> AmazonOptions:
         return AmazonOptions.from_env(env)

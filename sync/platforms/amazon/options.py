@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass
 from typing import Mapping
 
-from ...config import env_number
+from ...config import env_flag, env_number
 from ...errors import ConfigError
 
 log = logging.getLogger("sync.platforms.amazon")
@@ -104,12 +104,7 @@ def _sections(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def store_pii(env: Mapping[str, str]) -> bool:
     """SYNC_STORE_PII (SPEC section 1): false keeps personal data out of the stored customers and orders."""
-    raw = (env.get("SYNC_STORE_PII") or "").strip().lower()
-    if raw in ("", "true", "1", "yes", "on"):
-        return True
-    if raw in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"SYNC_STORE_PII must be true or false, got {raw!r}")
+    return env_flag(env, "SYNC_STORE_PII", True)
 
 
 def _personal(env: Mapping[str, str]) -> tuple[str, ...]:

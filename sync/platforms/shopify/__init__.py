@@ -17,6 +17,7 @@ from ...config import Settings
 from ...errors import CredentialError
 from ..base import require_fields
 from .options import ShopifyOptions
+from .personal import PERSONAL_DATA
 
 if TYPE_CHECKING:
     from .connection import ShopifyConnection
@@ -38,6 +39,7 @@ class ShopifyPlatform:
     data_types = ("orders", "products", "customers", "inventory")
     # Every data type is read by updatedAt from its cursor (the largest updatedAt committed).
     cursor_fields = {data_type: "updated_at" for data_type in data_types}
+    personal_data = PERSONAL_DATA  # removed from stored records when SYNC_STORE_PII=false
     # Read before the data types, its own cursor in sync_state: the rows Shopify reports deleted (deletions.py).
     side_streams = ("deletions",)
 
