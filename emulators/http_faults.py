@@ -134,11 +134,13 @@ def _error_body(dialect: str, status: int) -> bytes:
 
 
 def answer(handler: BaseHTTPRequestHandler, emulator: Any, operation: str, dialect: str, *,
-           context: Any = None, download: Callable[[], bytes] | None = None) -> bool:
+           context: Any = None, download: Callable[[], bytes] | None = None,
+           headers: Callable[[int], dict[str, str]] | None = None) -> bool:
     """Answer this request with the next planned fault for `operation`, if any; True when it was answered
     (or dropped) and the route must stop. "slow" sleeps and returns False: the normal answer follows, late.
     `context`: what `on_revoke` needs (the request's access token); `download`: the body a download route
-    would send (read only for "truncated")."""
+    would send (read only for "truncated"); `headers(status)`: what the platform adds to an error answer of
+    this operation (SP-API's x-amzn-RateLimit-Limit)."""
     plan = getattr(emulator, "_http_fault_plan", None)
     if plan is None:
         return False
@@ -157,10 +159,11 @@ def answer(handler: BaseHTTPRequestHandler, emulator: Any, operation: str, diale
         _close(handler)
         return True
     if kind in ("429", "429-bare"):
-        headers = {"Retry-After": "0.05"} if kind == "429" else {}
-        _write(handler, 429, _error_body(dialect, 429), "application/json", headers)
+        extra = {**(headers(429) if headers else {}), **({"Retry-After": "0.05"} if kind == "429" else {})}
+        _write(handler, 429, _error_body(dialect, 429), "application/json", extra)
     elif kind in ("500", "503"):
-        _write(handler, int(kind), _error_body(dialect, int(kind)), "application/json")
+        _write(handler, int(kind), _error_body(dialect, int(kind)), "application/json",
+               headers(int(kind)) if headers else None)
     elif kind == "502-html":
         _write(handler, 502, b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
                              b"</h1></center></body></html>", "text/html")

@@ -713,7 +713,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _rate_headers(emu, operation, status)
 
         try:
-            if http_faults.answer(self, emu, operation, "amazon", context=self.headers.get("x-amz-access-token")):
+            if http_faults.answer(self, emu, operation, "amazon", context=self.headers.get("x-amz-access-token"),
+                                  headers=lambda status: headers_for(status) if operation in _RATED else {}):
                 return  # the reliability suite's faults
             if self._apply_fault(operation):
                 return
