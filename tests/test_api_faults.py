@@ -46,3 +46,26 @@ def test_an_amazon_answer_that_is_not_json_is_retried(tmp_path, operation):
         summary = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1)
         assert faults_of(emu).pending() == 0
         assert summary.results[0].success, summary.results[0].error_message
+
+
+@pytest.mark.xfail(strict=True, reason="a page that is no listings report reads as an empty catalogue")
+def test_an_amazon_report_document_that_is_no_report_marks_no_listing_deleted(tmp_path):
+    from .amazon_fixtures import emulator
+    from .engine_fixtures import query
+    from sync.ids import data_table
+
+    with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
+        refresh_token = f"Atzr|{uuid.uuid4().hex}"
+        emu.add_seller(refresh_token, orders=3, listings=12)
+        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
+                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
+                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1",
+                                 AMAZON_REPORT_REUSE_MINUTES="0")
+        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        assert SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).failed == 0
+        faults_of(emu).add("not-json", "reportDocument")  # a proxy's HTML page where the report should be
+        result = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
+        deleted = query(settings, f'SELECT count(*) FROM "{data_table(client_id)}" WHERE data_type = ? '
+                                  "AND deleted_at IS NOT NULL", ("products",))[0][0]
+        assert deleted == 0, "listings were marked deleted because a download was not a report"
+        assert not result.success and "seller-sku" in result.error_message
