@@ -175,3 +175,15 @@ def test_store_choice_follows_the_spec_order():
     both = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db", "SUPABASE_URL": "https://x.supabase.co",
                               "SUPABASE_SERVICE_ROLE_KEY": "k"}, load_dotenv=False)
     assert both.store_kind == "postgres"
+
+
+def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    from sync.config import Settings
+
+    (tmp_path / ".env").write_text("SYNC_MAX_WORKERS=7\nSYNC_LEASE_SECONDS=123\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNC_MAX_WORKERS", raising=False)
+    monkeypatch.setenv("SYNC_LEASE_SECONDS", "456")
+    settings = Settings.from_env()
+    assert (settings.max_workers, settings.lease_seconds) == (7, 456)
+    monkeypatch.delenv("SYNC_MAX_WORKERS", raising=False)  # load_dotenv wrote it into the environment

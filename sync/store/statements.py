@@ -10,9 +10,10 @@ PostgreSQL and what the Supabase migration holds (sync/store/migration.py).
 
 from __future__ import annotations
 
+import importlib
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Mapping
 
 # The version of the tables and functions this code needs. Raise it with any change to a schema or
@@ -24,13 +25,18 @@ _BLOCK = re.compile(r"^-- ([a-z0-9_]+) --\n", re.MULTILINE)
 _PART = re.compile(r"\{([a-z_]+)\}")
 
 
+# Plain files next to the code (importlib.resources would load zipfile at every start, for a source tree).
+_SQL = Path(__file__).resolve().parent / "sql"
+
+
 def read(filename: str) -> str:
-    return resources.files("sync.store").joinpath("sql", filename).read_text(encoding="utf-8")
+    return (_SQL / filename).read_text(encoding="utf-8")
 
 
 def named_statements(package: str, filename: str) -> dict[str, str]:
     """The named statements of a `.sql` file of another package (the Shopify bulk spool's, for one)."""
-    return parse(resources.files(package).joinpath(filename).read_text(encoding="utf-8"))
+    path = Path(importlib.import_module(package).__file__ or "").resolve().parent / filename
+    return parse(path.read_text(encoding="utf-8"))
 
 
 def parse(text: str) -> dict[str, str]:

@@ -25,14 +25,11 @@ when `AMAZON_ORDERS_PERSONAL_DATA` is unset: `buyerInfo` and `buyerTaxInformatio
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Mapping
 
 from ...config import env_flag, env_number
 from ...errors import ConfigError
-
-log = logging.getLogger("sync.platforms.amazon")
 
 PERSONAL_SECTIONS = ("BUYER", "RECIPIENT")
 OTHER_SECTIONS = ("PROCEEDS", "FULFILLMENT", "EXPENSE", "PROMOTION", "CANCELLATION", "PACKAGES", "TAX", "PAYMENT",
@@ -125,6 +122,9 @@ def _personal(env: Mapping[str, str]) -> tuple[str, ...]:
     if not wanted:
         return ()
     if not store_pii(env):
-        log.warning("%s asks for personal order data but SYNC_STORE_PII=false: it is not requested", source)
+        import logging  # (only here: every process parses these options at start-up)
+
+        logging.getLogger("sync.platforms.amazon").warning(
+            "%s asks for personal order data but SYNC_STORE_PII=false: it is not requested", source)
         return ()
     return tuple(s for s in PERSONAL_SECTIONS if s in wanted)
