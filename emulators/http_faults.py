@@ -15,6 +15,8 @@ Kinds:
 - "graphql-internal": HTTP 200 whose GraphQL `errors` say INTERNAL_SERVER_ERROR (Shopify only);
 - "revoked": the merchant or seller revoked the app there and then (Shopify 401; SP-API 403, and LWA
   refuses the refresh token; the test reinstates it);
+- "replay": the answer this operation gave last time, sent again (a caching proxy replaying one answer): its
+  next-page token is one the client already has, so a sync that trusts it pages forever;
 - "call": no fault: `on_call(operation)` runs, then the request is answered normally (the crash trials kill
   the syncing process there, in the middle of a download).
 
@@ -33,7 +35,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 KINDS = ("429", "429-bare", "500", "502-html", "503", "slow", "drop", "truncated", "not-json",
-         "graphql-internal", "revoked", "call")
+         "graphql-internal", "revoked", "replay", "call")
 
 
 @dataclass
@@ -50,9 +52,11 @@ class PlannedFault:
 class FaultPlan:
     faults: list[PlannedFault] = field(default_factory=list)
     injected: int = 0
+    requests: int = 0  # every request the emulator's routes asked about (the crash trials pick one to kill at)
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_revoke: Callable[[Any], None] | None = None  # set by the test: what revoking means there
     on_call: Callable[[str], None] | None = None  # for "call"
+    answers: dict[str, bytes] = field(default_factory=dict)  # each operation's last successful body, for "replay"
 
     def add(self, kind: str, operation: str = "*", *, times: int = 1, after: int = 0, delay: float = 0.0) -> None:
         if kind not in KINDS:
@@ -70,6 +74,7 @@ class FaultPlan:
 
     def take(self, operation: str) -> PlannedFault | None:
         with self.lock:
+            self.requests += 1
             chosen = None
             for fault in self.faults:
                 if fault.remaining <= 0 or fault.operation not in ("*", operation):
@@ -99,6 +104,21 @@ def faults_of(emulator: Any) -> FaultPlan:
 
 
 # -- answering ----------------------------------------------------------------------------------------------
+
+def sent(handler: BaseHTTPRequestHandler, emulator: Any, status: int, body: bytes) -> bytes:
+    """Called by the emulators' `_send` with every answer: remembers the operation's last successful body,
+    and for a "replay" fault returns the one before instead (the body to send)."""
+    plan = getattr(emulator, "_http_fault_plan", None)
+    operation = getattr(handler, "_fault_operation", None)
+    if plan is None or operation is None or status != 200:
+        return body
+    with plan.lock:
+        if getattr(handler, "_fault_replay", False):
+            handler._fault_replay = False
+            return plan.answers.get(operation, body)
+        plan.answers[operation] = body
+    return body
+
 
 def _write(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str,
            headers: dict[str, str] | None = None, *, cut: bool = False) -> None:
@@ -144,10 +164,14 @@ def answer(handler: BaseHTTPRequestHandler, emulator: Any, operation: str, diale
     plan = getattr(emulator, "_http_fault_plan", None)
     if plan is None:
         return False
+    handler._fault_operation = operation  # what `sent()` files this request's answer under
     fault = plan.take(operation)
     if fault is None:
         return False
     kind = fault.kind
+    if kind == "replay":
+        handler._fault_replay = True
+        return False
     if kind == "call":
         if plan.on_call is not None:
             plan.on_call(operation)

@@ -48,7 +48,6 @@ def test_an_amazon_answer_that_is_not_json_is_retried(tmp_path, operation):
         assert summary.results[0].success, summary.results[0].error_message
 
 
-@pytest.mark.xfail(strict=True, reason="a page that is no listings report reads as an empty catalogue")
 def test_an_amazon_report_document_that_is_no_report_marks_no_listing_deleted(tmp_path):
     from .amazon_fixtures import emulator
     from .engine_fixtures import query
@@ -69,3 +68,52 @@ def test_an_amazon_report_document_that_is_no_report_marks_no_listing_deleted(tm
                                   "AND deleted_at IS NOT NULL", ("products",))[0][0]
         assert deleted == 0, "listings were marked deleted because a download was not a report"
         assert not result.success and "seller-sku" in result.error_message
+
+
+def _stored(settings, client_id: str, data_type: str) -> list[str]:
+    from sync.ids import data_table
+
+    from .engine_fixtures import query
+
+    return [r[0] for r in query(settings, f'SELECT external_id FROM "{data_table(client_id)}" WHERE data_type = ?',
+                                (data_type,))]
+
+
+def _replayed_page_fails_then_completes(settings, emu, client_id: str, operation: str, data_type: str,
+                                        expected: int) -> None:
+    """A page answered with the previous page's answer (its next-page token already given) stops the listing:
+    that data type fails with a sentence, the others are stored, and the next run completes it, none twice."""
+    faults_of(emu).add("replay", operation, after=1)
+    result = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
+    assert faults_of(emu).pending() == 0
+    assert not result.success
+    assert "next-page token it had already sent" in result.error_message, result.error_message
+    failed = [t for t, c in result.data_types_synced().items() if c.get("error")]
+    assert failed == [data_type], result.data_types_synced()
+    again = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
+    assert again.success, again.error_message
+    stored = _stored(settings, client_id, data_type)
+    assert len(stored) == len(set(stored)) == expected
+
+
+def test_a_shopify_page_that_repeats_its_next_page_token_stops_the_listing(tmp_path):
+    with ShopifyEmulator(restore_rate=1e9, bucket_size=1e9) as emu:
+        domain, token = f"loop-{uuid.uuid4().hex[:8]}.myshopify.com", f"shpat_{uuid.uuid4().hex}"
+        emu.add_shop(domain, token, orders=600, products=3, customers=3)
+        settings = make_settings("sqlite", tmp_path, SHOPIFY_BASE_URL=emu.base_url, SHOPIFY_BULK="off", **FAST)
+        client_id, _ = _add(settings, "shopify", {"shop_domain": domain, "access_token": token})
+        _replayed_page_fails_then_completes(settings, emu, client_id, "Orders", "orders", 600)
+
+
+def test_an_amazon_page_that_repeats_its_next_token_stops_the_listing(tmp_path):
+    from .amazon_fixtures import emulator
+
+    with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
+        refresh_token = f"Atzr|{uuid.uuid4().hex}"
+        emu.add_seller(refresh_token, orders=50, listings=3)
+        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
+                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
+                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1",
+                                 AMAZON_ORDERS_PAGE_SIZE="20")
+        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        _replayed_page_fails_then_completes(settings, emu, client_id, "searchOrders", "orders", 50)

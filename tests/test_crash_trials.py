@@ -7,7 +7,8 @@ cron job) completes the data: the stored records equal the emulator's, none twic
 run's `api_sync_runs` row is closed as failed, the integration has no result row for the killed attempt and a
 successful one for the run after it, and that run's log names the sync that stopped without finishing.
 
-`RELIABILITY_SEED` fixes the moments (`.ci/run` sets it); `RELIABILITY_TRIALS` the trials per platform (20).
+`RELIABILITY_SEED` fixes the moments (`.ci/run` sets it); `RELIABILITY_TRIALS` the killed trials per platform (20;
+more are drawn when a sync finishes before its moment).
 """
 
 from __future__ import annotations
@@ -48,12 +49,17 @@ SEED = int(os.environ.get("RELIABILITY_SEED", "20261201"))
 TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "20"))
 
 
-def _plan(rng: random.Random) -> list[tuple[str, str]]:
-    """(moment, scenario) per trial: a fifth inside a page commit, a fifth in a download, the rest random."""
+def _plan(rng: random.Random):
+    """(moment, scenario) per trial: a fifth inside a page commit, a fifth in a download, the rest random;
+    then more random moments, for as long as the caller still lacks killed trials (a sync can finish
+    before its moment comes)."""
     moments = ["in a page commit"] * max(4, TRIALS // 5) + ["in a download"] * max(4, TRIALS // 5)
     moments += ["at a random time"] * max(0, TRIALS - len(moments))
     rng.shuffle(moments)
-    return [(m, rng.choice(["first sync", "delta sync"])) for m in moments]
+    for moment in moments:
+        yield moment, rng.choice(["first sync", "delta sync"])
+    while True:
+        yield "at a random time", rng.choice(["first sync", "delta sync"])
 
 
 def _spawn(settings, client_id: str) -> subprocess.Popen:
@@ -82,14 +88,21 @@ class Trial:
         except psycopg.Error:
             return 0
 
+    def arm(self, plan, requests: int) -> None:
+        """For "at a random time": the kill comes a seeded 0–150 ms after a seeded one of the `requests` API
+        requests such a sync makes (counted beforehand), so it lands while the sync runs: in a request, in
+        the parsing of an answer, in a page write, between data types."""
+        if self.moment != "at a random time":
+            return
+        delay = self.rng.uniform(0.0, 0.15)
+        plan.on_call = lambda operation: threading.Timer(delay, self.kill).start()
+        plan.add("call", "*", after=self.rng.randint(0, max(0, requests - 2)))
+
     def run_and_kill(self, pending) -> None:
         """`pending()`: (data_type, external_id) pairs the sync still has to write (for "in a page commit")."""
         self.proc = _spawn(self.settings, self.client_id)
         if self.moment == "at a random time":
-            timer = threading.Timer(self.rng.uniform(0.8, 3.5), self.kill)  # the process needs ~1 s to start
-            timer.start()
             self.proc.wait(120)
-            timer.cancel()
         elif self.moment == "in a page commit":
             self._kill_in_commit(pending())
         else:
@@ -182,11 +195,11 @@ def _claimed(settings, credential_id: str) -> bool:
 def _report(platform: str, outcomes: Counter, records: int) -> None:
     lines = [f"{k}: {v}" for k, v in sorted(outcomes.items())]
     print(f"\ncrash trials ({platform}), seed {SEED}:\n  " + "\n  ".join(lines))
-    killed = sum(v for k, v in outcomes.items() if "finished before" not in k)
+    killed = _killed(outcomes)
     record(f"crash trials ({platform})", seed=SEED, trials=sum(outcomes.values()), killed=killed,
            completed_by_the_next_run=sum(outcomes.values()), records_checked=records, lost=0, duplicated=0, stale=0,
            lines=lines)
-    assert killed >= 20, outcomes
+    assert killed >= TRIALS, outcomes
 
 
 def _pending(settings, client_id: str, expected: dict[str, dict[str, str]], version_key: str) -> list[tuple[str, str]]:
@@ -208,6 +221,44 @@ def _shopify_expected(emu, domain):
                 "inventory": {lv["id"]: lv["updatedAt"] for levels in data.levels.values() for lv in levels.values()}}
 
 
+def _killed(outcomes: Counter) -> int:
+    return sum(v for k, v in outcomes.items() if "finished before" not in k)
+
+
+def _trials(rng: random.Random, outcomes: Counter):
+    """The seeded trials, until TRIALS of them were killed (at most twice as many drawn)."""
+    for i, (moment, scenario) in enumerate(_plan(rng)):
+        if _killed(outcomes) >= TRIALS or i >= 2 * TRIALS:
+            return
+        yield i, moment, scenario
+
+
+def _requests(plan, sync) -> int:
+    before = plan.requests
+    sync()
+    return plan.requests - before
+
+
+def _shopify_shop(emu, settings, name: str) -> tuple[str, str, str]:
+    domain = f"{name}-{uuid.uuid4().hex[:6]}.myshopify.com"
+    token = f"shpat_{uuid.uuid4().hex}"
+    emu.add_shop(domain, token, orders=400, products=60, customers=120, locations=2)
+    emu.set_bulk_timing(domain, seconds=0.3)
+    client_id, credential_id = _add(settings, "shopify", {"shop_domain": domain, "access_token": token})
+    return domain, client_id, credential_id
+
+
+def _shopify_changes(emu, domain: str) -> None:
+    emu.touch_orders(domain, 150)
+    emu.add_orders(domain, 30)
+    emu.touch_products(domain, 20)
+    emu.set_available(domain, 30)
+
+
+def _sync(settings, client_id: str) -> None:
+    assert SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).failed == 0
+
+
 def test_shopify_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
     rng = random.Random(SEED)
     outcomes: Counter = Counter()
@@ -217,20 +268,17 @@ def test_shopify_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
                                  SYNC_LEASE_SECONDS=str(LEASE), SHOPIFY_PAGE_RECORDS="40", SYNC_LOOKBACK_MINUTES="10",
                                  **FAST)
         plan = faults_of(emu)
-        for i, (moment, scenario) in enumerate(_plan(rng)):
-            domain = f"crash-{i}-{uuid.uuid4().hex[:6]}.myshopify.com"
-            token = f"shpat_{uuid.uuid4().hex}"
-            emu.add_shop(domain, token, orders=400, products=60, customers=120, locations=2)
-            emu.set_bulk_timing(domain, seconds=0.3)
-            client_id, credential_id = _add(settings, "shopify", {"shop_domain": domain, "access_token": token})
+        domain, client_id, _ = _shopify_shop(emu, settings, "calibration")
+        requests = {"first sync": _requests(plan, lambda: _sync(settings, client_id))}
+        _shopify_changes(emu, domain)
+        requests["delta sync"] = _requests(plan, lambda: _sync(settings, client_id))
+        for i, moment, scenario in _trials(rng, outcomes):
+            domain, client_id, credential_id = _shopify_shop(emu, settings, f"crash-{i}")
             earlier = 0
             if scenario == "delta sync":
-                assert SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).failed == 0
+                _sync(settings, client_id)
                 earlier = 1
-                emu.touch_orders(domain, 150)
-                emu.add_orders(domain, 30)
-                emu.touch_products(domain, 20)
-                emu.set_available(domain, 30)
+                _shopify_changes(emu, domain)
                 if moment == "in a download":
                     # A delta does not export: forget the orders' cursor so orders are read in bulk again.
                     from .test_fault_matrix import _reset
@@ -238,6 +286,7 @@ def test_shopify_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
                     _reset(settings, credential_id, "orders")
             trial = Trial(settings, client_id, credential_id, moment, rng)
             plan.clear()
+            trial.arm(plan, requests[scenario])
             if moment == "in a download":
                 plan.on_call = lambda operation, trial=trial: trial.kill()
                 plan.add("call", "bulk-file", after=rng.randint(0, 2) if scenario == "first sync" else 0)
@@ -259,6 +308,18 @@ def _amazon_expected(emu, refresh_token: str) -> dict[str, dict[str, str]]:
     return {"orders": {k: v.get("lastUpdatedTime") for k, v in emu.orders_v2026(refresh_token).items()}}
 
 
+def _amazon_seller(emu, settings, name: str) -> tuple[str, str, str]:
+    refresh_token = f"Atzr|{name}-{uuid.uuid4().hex}"
+    emu.add_seller(refresh_token, orders=300, listings=150)
+    client_id, credential_id = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+    return refresh_token, client_id, credential_id
+
+
+def _amazon_changes(emu, refresh_token: str) -> None:
+    emu.change_orders(refresh_token, 60)
+    emu.add_orders(refresh_token, 20)
+
+
 def test_amazon_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
     rng = random.Random(SEED + 1)
     outcomes: Counter = Counter()
@@ -271,18 +332,20 @@ def test_amazon_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
                                  AMAZON_RETRY_BASE_SECONDS="0.02", AMAZON_RETRY_MAX_SECONDS="0.5",
                                  AMAZON_REPORT_REUSE_MINUTES="0")
         plan = faults_of(emu)
-        for i, (moment, scenario) in enumerate(_plan(rng)):
-            refresh_token = f"Atzr|crash-{i}-{uuid.uuid4().hex}"
-            emu.add_seller(refresh_token, orders=300, listings=150)
-            client_id, credential_id = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        refresh_token, client_id, _ = _amazon_seller(emu, settings, "calibration")
+        requests = {"first sync": _requests(plan, lambda: _sync(settings, client_id))}
+        _amazon_changes(emu, refresh_token)
+        requests["delta sync"] = _requests(plan, lambda: _sync(settings, client_id))
+        for i, moment, scenario in _trials(rng, outcomes):
+            refresh_token, client_id, credential_id = _amazon_seller(emu, settings, f"crash-{i}")
             earlier = 0
             if scenario == "delta sync":
-                assert SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).failed == 0
+                _sync(settings, client_id)
                 earlier = 1
-                emu.change_orders(refresh_token, 60)
-                emu.add_orders(refresh_token, 20)
+                _amazon_changes(emu, refresh_token)
             trial = Trial(settings, client_id, credential_id, moment, rng)
             plan.clear()
+            trial.arm(plan, requests[scenario])
             if moment == "in a download":
                 plan.on_call = lambda operation, trial=trial: trial.kill()
                 plan.add("call", "reportDocument")

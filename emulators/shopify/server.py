@@ -61,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
               content_type: str = "application/json; charset=utf-8") -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        payload = http_faults.sent(self, self.server.emulator, status, payload)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))

@@ -102,8 +102,14 @@ def choose_encoding(doc: DownloadedDocument, marketplace_id: str) -> str:
     return "latin-1"  # decodes any byte: windows-1252's five undefined bytes included
 
 
-def iter_rows(doc: DownloadedDocument, encoding: str) -> Iterator[dict[str, str]]:
-    """Rows of a tab-separated flat file as dicts keyed by the header row (empty lines skipped)."""
+class NotTheReport(ValueError):
+    """The downloaded document lacks a column every report of its type has: something else came back (a
+    proxy's or a portal's page on HTTP 200), and reading it as rows would make an empty catalogue of it."""
+
+
+def iter_rows(doc: DownloadedDocument, encoding: str, required: tuple[str, ...] = ()) -> Iterator[dict[str, str]]:
+    """Rows of a tab-separated flat file as dicts keyed by the header row (empty lines skipped). A document
+    with a header that lacks a `required` column raises NotTheReport before any row; an empty one has none."""
     doc.body.seek(0)
     text = io.TextIOWrapper(doc.body, encoding=encoding, errors="replace", newline="")
     try:
@@ -112,6 +118,10 @@ def iter_rows(doc: DownloadedDocument, encoding: str) -> Iterator[dict[str, str]
         if not header:
             return
         header = [h.strip() for h in header]
+        missing = [c for c in required if c not in header]
+        if missing:
+            start = "\t".join(header)[:80]
+            raise NotTheReport(f"it has no {', '.join(repr(c) for c in missing)} column (its first line: {start!r})")
         for values in reader:
             if not values or values == [""]:
                 continue

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
+from ..paging import NextPages
 from ...models import Page, Record, StreamRequest
 from . import census
 from .calls import AmazonForbidden, SpApiCaller
@@ -81,6 +82,7 @@ def fetch_inventory(caller: SpApiCaller, client: InventoriesClient, request: Str
 def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketplace: str,
                        primary: str) -> Iterator[Page]:
     token: str | None = None
+    pages = NextPages(f"Amazon getInventorySummaries of marketplace {marketplace}")
     while True:
         params: dict[str, Any] = {"details": "true", "granularityType": "Marketplace",
                                   "granularityId": marketplace, "marketplaceIds": [marketplace]}
@@ -98,8 +100,8 @@ def _marketplace_pages(caller: SpApiCaller, client: InventoriesClient, marketpla
         if not isinstance(summaries, list):
             raise IncompleteDataError(f"Amazon answered getInventorySummaries for marketplace {marketplace} "
                                       f"without an inventorySummaries list.")
-        token = ((response.pagination or {}).get("nextToken") if hasattr(response, "pagination") else None) \
-            or response.next_token
+        token = pages.next(((response.pagination or {}).get("nextToken") if hasattr(response, "pagination")
+                            else None) or response.next_token)
         records = []
         for summary in summaries:
             sku = str(summary.get("sellerSku") or "").strip()

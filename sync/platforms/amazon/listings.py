@@ -26,7 +26,7 @@ from ...models import Page, Record, StreamRequest
 from . import census
 from .calls import AmazonForbidden, SpApiCaller
 from .client import ReportsClient
-from .documents import DocumentExpired, choose_encoding, download, iter_rows
+from .documents import DocumentExpired, NotTheReport, choose_encoding, download, iter_rows
 from ...timeutil import iso_z as iso
 from .options import AmazonOptions
 from ...timeutil import utcnow
@@ -36,6 +36,15 @@ log = logging.getLogger("sync.platforms.amazon")
 REPORT_TYPE = "GET_MERCHANT_LISTINGS_ALL_DATA"
 PAGE_SIZE = 250
 SKU_COLUMN = "seller-sku"
+
+
+def _rows(doc, encoding: str, document_id: str) -> Iterator[dict[str, str]]:
+    try:
+        yield from iter_rows(doc, encoding, required=(SKU_COLUMN,))
+    except NotTheReport as exc:
+        # No snapshot: the data type fails, so no listing is marked deleted for being absent from it.
+        raise PlatformError(f"Amazon's report document {document_id} is not a listings report: {exc}. "
+                            "Nothing was marked deleted; the next sync reads the listings again.") from None
 
 
 def listing_id(sku: str, marketplace_id: str, primary: str) -> str:
@@ -144,7 +153,7 @@ class ListingsFetcher:
             encoding = choose_encoding(doc, marketplace)
             batch: list[Record] = []
             seen: set[str] = set()
-            for row in iter_rows(doc, encoding):
+            for row in _rows(doc, encoding, str(document_id)):
                 sku = (row.get(SKU_COLUMN) or "").strip()
                 if not sku:
                     continue

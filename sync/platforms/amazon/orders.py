@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from ...errors import DataTypeSkipped, IncompleteDataError, PlatformError
+from ..paging import NextPages
 from ...models import Cursor, Page, Record, StreamRequest
 from . import census
 from .calls import AmazonForbidden, AmazonRefused, SpApiCaller
@@ -147,6 +148,8 @@ def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, stre
                               "includedData": list(tuning.included_data)}
     token = window.token
     restarted = False
+    pages = NextPages("Amazon searchOrders")
+    pages.next(token)
     while True:
         # A next page sends every parameter again, unchanged, with the token (the model's rule).
         call = {**params, "paginationToken": token} if token else dict(params)
@@ -159,10 +162,11 @@ def _read_window(caller: SpApiCaller, client: OrdersClient, window: Window, stre
                         "from %s to %s again from the start", exc.status, exc.code, params["lastUpdatedAfter"],
                         params["lastUpdatedBefore"])
             token, restarted = None, True
+            pages.restart()
             continue
         orders = _orders(response)
         records = [_record(order) for order in orders]
-        token = _next_token(response)
+        token = pages.next(_next_token(response))
         if token:
             position = {"after": params["lastUpdatedAfter"], "before": params["lastUpdatedBefore"],
                         "marketplace_ids": list(marketplace_ids), "token": token, "issued_at": iso(now())}

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Iterator, Mapping, Sequence
 
 from ...idcompare import compare
+from ..paging import NextPages
 from ...models import Deletion, Page, StoredRows, StreamRequest
 from ...timeutil import iso_z as iso, parse
 from . import queries
@@ -74,6 +75,7 @@ class DeletionStream:
     def _events(self, request: StreamRequest, since: datetime, stored: StoredRows | None) -> Iterator[Page]:
         variables = {"first": queries.EVENTS_PAGE, "after": None, "query": events_query(since)}
         newest = since
+        pages = NextPages("Shopify events")
         while True:
             connection = self.client.execute(queries.DELETION_EVENTS, variables, operation="DeletionEvents")["events"]
             events = [e for e in connection["nodes"] if e.get("action") == "destroy" and e.get("subjectId")]
@@ -86,7 +88,7 @@ class DeletionStream:
             yield Page(records=[], deleted=self._deletions(events, stored), state={"created_at": iso(end)})
             if not more:
                 return
-            variables["after"] = connection["pageInfo"]["endCursor"]
+            variables["after"] = pages.next(connection["pageInfo"]["endCursor"])
 
     def _deletions(self, events: Sequence[Mapping], stored: StoredRows | None) -> list[Deletion]:
         out: list[Deletion] = []

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from ...errors import AuthError
+from ..paging import NextPages
 from ...models import Census, Page, Record, StreamRequest
 from ...timeutil import iso_z as iso, parse as parse_ts
 from . import census, queries
@@ -292,6 +293,7 @@ class ShopStreams:
         plan.first_answer = None  # handed over: not held for the rest of the sync
         batch = Batch(self.options.page_records)
         newest: str | None = None
+        pages = NextPages(f"Shopify {spec.root}")
         while True:
             if data is None:
                 data, cost = self._execute_sized(spec.document, variables, spec.operation, sizes)
@@ -314,7 +316,7 @@ class ShopStreams:
                 yield Page(records=[], census=census.of_page(data))  # nothing changed: the count alone
             if not more:
                 return
-            variables["after"] = connection["pageInfo"]["endCursor"]
+            variables["after"] = pages.next(connection["pageInfo"]["endCursor"])
             data = None
 
     def _complete_children(self, child: ChildSpec, nodes: list[dict[str, Any]], request: StreamRequest,
@@ -343,6 +345,8 @@ class ShopStreams:
 
     def _more_children(self, child: ChildSpec, parent_id: str, after: str, sizes: Sizes) -> Iterator[dict[str, Any]]:
         variables = {"id": parent_id, "first": child.page, "after": after}
+        pages = NextPages(f"Shopify {child.key} of {parent_id}")
+        pages.next(after)
         while True:
             data, _ = self._execute_sized(child.document, variables, child.operation, sizes)
             parent = data.get(child.root)
@@ -352,7 +356,7 @@ class ShopStreams:
             yield from conn["nodes"]
             if not conn["pageInfo"]["hasNextPage"]:
                 return
-            variables["after"] = conn["pageInfo"]["endCursor"]
+            variables["after"] = pages.next(conn["pageInfo"]["endCursor"])
 
     # --- inventory ----------------------------------------------------------------------------------------
     def inventory_stream(self, request: StreamRequest) -> Iterator[Page]:
@@ -370,6 +374,7 @@ class ShopStreams:
         newest: str | None = None
         seen: set[str] | None = set() if search is None else None  # a read of every level: a snapshot
         first = bool(search)
+        pages = NextPages("Shopify locations")
         while True:
             data, _ = self._execute_sized(queries.INVENTORY, variables, "Inventory", sizes,
                                           cap=queries.FIRST_DELTA_PAGE if first else None)
@@ -385,7 +390,7 @@ class ShopStreams:
                         yield batch.take(None)  # levels come in no global order: no cursor yet
             if not connection["pageInfo"]["hasNextPage"]:
                 break
-            variables["after"] = connection["pageInfo"]["endCursor"]
+            variables["after"] = pages.next(connection["pageInfo"]["endCursor"])
         if batch or newest or seen is not None:
             # Locations are read one after another: a level changed in one already read is missed while
             # a later one shows a newer change. The cursor never passes the sync's start.
@@ -399,8 +404,9 @@ class ShopStreams:
         yield from conn["nodes"]
         variables = {"id": location["id"], "first": queries.LEVELS_PAGE, "after": None, "query": search,
                      "quantityNames": list(queries.INVENTORY_QUANTITY_NAMES)}
+        pages = NextPages(f"Shopify inventory levels of {location['id']}")
         while conn["pageInfo"]["hasNextPage"]:
-            variables["after"] = conn["pageInfo"]["endCursor"]
+            variables["after"] = pages.next(conn["pageInfo"]["endCursor"])
             data, _ = self._execute_sized(queries.LOCATION_LEVELS, variables, "LocationLevels", sizes)
             if data.get("location") is None:
                 return
