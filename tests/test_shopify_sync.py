@@ -72,7 +72,7 @@ def big_shop():
         yield emu
 
 
-@pytest.mark.slow
+@pytest.mark.long  # ~20 s each: run by .ci/run's long suites
 def test_a_5000_order_shop_paged_then_incremental_and_by_bulk(big_shop, fresh_pg_dsn, tmp_path):
     emu, domain = big_shop, "big-shop.myshopify.com"
     shop = emu.shop(domain)
@@ -186,7 +186,7 @@ def test_first_sync_runs_the_exports_together_and_ungrouped_equals_grouped(fresh
         assert stored_hashes(grouped, grouped_client) == stored_hashes(settings, client_id)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # ~20 s each: run by .ci/run's long suites
 def test_at_restore_rate_50_a_small_delta_pages_a_large_one_exports_and_a_quiet_sync_is_cheap(fresh_pg_dsn, tmp_path):
     """Paging 1,200 changed orders at 50 points/s would take about ten minutes by Shopify's figures; the
     estimate sends them to a bulk export and the sync takes seconds. 30 changed orders page. A sync with

@@ -118,6 +118,7 @@ def test_three_processes_claim_each_integration_once(settings):
         assert row["status"] == "connected" and row["locked_by"] is None
 
 
+@pytest.mark.long  # ~10 s of lease waits: run by .ci/run's long suites
 def test_worker_killed_mid_sync_is_completed_later_without_duplicates(supabase_project, tmp_path):
     # As test_concurrency's, with a lease long enough for a REST process's slower start on a busy machine,
     # and a wait for the lease's actual end instead of a fixed sleep.
@@ -161,6 +162,7 @@ def test_worker_killed_mid_sync_is_completed_later_without_duplicates(supabase_p
     assert [r["success"] for r in concurrency_tests.results(settings, cred)] == [True]
 
 
+@pytest.mark.long  # ~10 s of lease waits: run by .ci/run's long suites
 def test_running_sync_renews_its_lease_over_rest(supabase_project, tmp_path):
     # As test_concurrency's, with a sync long enough for the slower start of a REST process (supabase-py).
     settings = supabase_project.settings(tmp_path, SYNC_LEASE_SECONDS="1")
