@@ -17,6 +17,8 @@ Kinds:
   refuses the refresh token; the test reinstates it);
 - "replay": the answer this operation gave last time, sent again (a caching proxy replaying one answer): its
   next-page token is one the client already has, so a sync that trusts it pages forever;
+- "missing-field": the normal answer with every key named `field` removed from its JSON (an answer not in the
+  shape of the schema, e.g. a connection without `pageInfo`);
 - "call": no fault: `on_call(operation)` runs, then the request is answered normally (the crash trials kill
   the syncing process there, in the middle of a download).
 
@@ -35,7 +37,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 KINDS = ("429", "429-bare", "500", "502-html", "503", "slow", "drop", "truncated", "not-json",
-         "graphql-internal", "revoked", "replay", "call")
+         "graphql-internal", "revoked", "replay", "missing-field", "call")
 
 
 @dataclass
@@ -45,6 +47,7 @@ class PlannedFault:
     remaining: int
     after: int = 0  # matching requests answered normally first
     delay: float = 0.0
+    field: str = ""  # for "missing-field"
     hits: int = 0
 
 
@@ -58,11 +61,12 @@ class FaultPlan:
     on_call: Callable[[str], None] | None = None  # for "call"
     answers: dict[str, bytes] = field(default_factory=dict)  # each operation's last successful body, for "replay"
 
-    def add(self, kind: str, operation: str = "*", *, times: int = 1, after: int = 0, delay: float = 0.0) -> None:
+    def add(self, kind: str, operation: str = "*", *, times: int = 1, after: int = 0, delay: float = 0.0,
+            field: str = "") -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {', '.join(KINDS)}")
         with self.lock:
-            self.faults.append(PlannedFault(kind, operation, times, after, delay))
+            self.faults.append(PlannedFault(kind, operation, times, after, delay, field))
 
     def clear(self) -> None:
         with self.lock:
@@ -117,7 +121,19 @@ def sent(handler: BaseHTTPRequestHandler, emulator: Any, status: int, body: byte
             handler._fault_replay = False
             return plan.answers.get(operation, body)
         plan.answers[operation] = body
+    strip = getattr(handler, "_fault_strip", "")
+    if strip:
+        handler._fault_strip = ""
+        return json.dumps(_without(json.loads(body), strip)).encode()
     return body
+
+
+def _without(value: Any, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v, key) for k, v in value.items() if k != key}
+    if isinstance(value, list):
+        return [_without(v, key) for v in value]
+    return value
 
 
 def _write(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str,
@@ -171,6 +187,9 @@ def answer(handler: BaseHTTPRequestHandler, emulator: Any, operation: str, diale
     kind = fault.kind
     if kind == "replay":
         handler._fault_replay = True
+        return False
+    if kind == "missing-field":
+        handler._fault_strip = fault.field
         return False
     if kind == "call":
         if plan.on_call is not None:

@@ -117,3 +117,25 @@ def test_an_amazon_page_that_repeats_its_next_token_stops_the_listing(tmp_path):
                                  AMAZON_ORDERS_PAGE_SIZE="20")
         client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
         _replayed_page_fails_then_completes(settings, emu, client_id, "searchOrders", "orders", 50)
+
+
+@pytest.mark.parametrize("operation, field, data_type", [("Orders", "pageInfo", "orders"),
+                                                         ("Products", "nodes", "products")])
+def test_a_shopify_answer_without_a_field_of_the_schema_fails_its_data_type_with_a_sentence(tmp_path, operation,
+                                                                                            field, data_type):
+    with ShopifyEmulator(restore_rate=1e9, bucket_size=1e9) as emu:
+        domain, token = f"shape-{uuid.uuid4().hex[:8]}.myshopify.com", f"shpat_{uuid.uuid4().hex}"
+        emu.add_shop(domain, token, orders=5, products=4, customers=3)
+        settings = make_settings("sqlite", tmp_path, SHOPIFY_BASE_URL=emu.base_url, SHOPIFY_BULK="off", **FAST)
+        client_id, _ = _add(settings, "shopify", {"shop_domain": domain, "access_token": token})
+        faults_of(emu).add("missing-field", operation, field=field)
+        result = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
+        assert faults_of(emu).pending() == 0
+        counts = result.data_types_synced()
+        assert [t for t, c in counts.items() if c.get("error")] == [data_type], counts
+        message = counts[data_type]["error"]
+        assert "could not be read" in message and field in message and "unexpected error" not in message, message
+        assert _stored(settings, client_id, data_type) == []
+        again = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
+        assert again.success, again.error_message
+        assert len(_stored(settings, client_id, data_type)) == {"orders": 5, "products": 4}[data_type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 from ...config import Settings
-from ...errors import DataTypeSkipped
+from ...errors import DataTypeSkipped, IncompleteDataError
 from ...models import Page, StreamRequest
 from .bulk import BulkExports
 from .client import AccessDenied, ShopifyClient
@@ -66,6 +66,12 @@ class ShopifyConnection:
             raise DataTypeSkipped(
                 f"Shopify denied access to {request.data_type} for {self.shop}: the app needs the "
                 f"{_SCOPES.get(request.data_type, 'matching')} access scope ({exc})") from None
+        except (KeyError, TypeError) as exc:
+            # An answer without a field the 2026-10 schema promises (or null where it promises an object).
+            raise IncompleteDataError(
+                f"Shopify's answer for {request.data_type} could not be read ({type(exc).__name__}: {exc}): it is "
+                "not in the shape of the API version asked for; nothing after the last committed page was "
+                "stored and the cursor stays there.") from None
 
     def close(self) -> None:
         try:
