@@ -38,15 +38,6 @@ PAGE_SIZE = 250
 SKU_COLUMN = "seller-sku"
 
 
-def _rows(doc, encoding: str, document_id: str) -> Iterator[dict[str, str]]:
-    try:
-        yield from iter_rows(doc, encoding, required=(SKU_COLUMN,))
-    except NotTheReport as exc:
-        # No snapshot: the data type fails, so no listing is marked deleted for being absent from it.
-        raise PlatformError(f"Amazon's report document {document_id} is not a listings report: {exc}. "
-                            "Nothing was marked deleted; the next sync reads the listings again.") from None
-
-
 def listing_id(sku: str, marketplace_id: str, primary: str) -> str:
     return sku if marketplace_id == primary else f"{sku}|{marketplace_id}"
 
@@ -123,7 +114,10 @@ class ListingsFetcher:
             wait = min(self.tuning.report_poll_max, max(wait * 1.5, 0.05))
 
     # ----- document ---------------------------------------------------------------------------------
-    def _document(self, document_id: str):
+    def _document(self, document_id: str, marketplace: str):
+        """The report's document, downloaded; one that is not a listings report (a captive portal's or a
+        proxy's page where the file should be) is asked for again, like any transient fault."""
+        not_the_report: NotTheReport | None = None
         for _ in range(3):
             meta = self.caller.call("getReportDocument",
                                     lambda: self.client.get_report_document(document_id)).payload or {}
@@ -136,8 +130,24 @@ class ListingsFetcher:
                     return None  # the presigned URL expired (a slow retry): ask for a fresh one
 
             doc = self.caller.call("downloadReportDocument", fetch)
-            if doc is not None:
+            if doc is None:
+                continue
+            rows = iter_rows(doc, choose_encoding(doc, marketplace), required=(SKU_COLUMN,))
+            try:
+                next(rows, None)
                 return doc
+            except NotTheReport as exc:
+                not_the_report = exc
+                doc.close()
+                log.warning("Amazon's report document %s is not a listings report (%s); downloading it again",
+                            document_id, exc)
+            finally:
+                rows.close()
+        if not_the_report is not None:
+            # No snapshot: the data type fails, so no listing is marked deleted for being absent from it.
+            raise PlatformError(f"Amazon's report document {document_id} is not a listings report: {not_the_report}, "
+                                "three downloads in a row. Nothing was marked deleted; the next sync reads the "
+                                "listings again.")
         raise PlatformError("Amazon's report document link kept expiring before it could be downloaded.")
 
     def _pages(self, report: dict[str, Any], marketplace: str, primary: str,
@@ -148,12 +158,12 @@ class ListingsFetcher:
         document_id = report.get("reportDocumentId")
         if not document_id:
             raise PlatformError(f"Amazon marked listings report {report.get('reportId')} DONE without a document.")
-        doc = self._document(str(document_id))
+        doc = self._document(str(document_id), marketplace)
         try:
             encoding = choose_encoding(doc, marketplace)
             batch: list[Record] = []
             seen: set[str] = set()
-            for row in _rows(doc, encoding, str(document_id)):
+            for row in iter_rows(doc, encoding):
                 sku = (row.get(SKU_COLUMN) or "").strip()
                 if not sku:
                     continue
