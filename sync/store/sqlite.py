@@ -230,7 +230,8 @@ class SqliteStore(StoreCore):
     def _create_data_table(self, client_id: str) -> None:
         name = data_table(client_id)
         parts = {"table": quote_ident(name), "dedup_index": quote_ident(f"{name}_dedup_key"),
-                 "updated_index": quote_ident(f"{name}_updated_idx")}
+                 "updated_index": quote_ident(f"{name}_updated_idx"),
+                 "deleted_index": quote_ident(f"{name}_deleted_idx")}
         with self._sqlite.write():
             self._sqlite.run("create_data_table", {}, parts)
             self._complete(name, self._sqlite.sql.render("create_data_table", {"table": "t"}), "t")

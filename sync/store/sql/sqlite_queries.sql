@@ -72,7 +72,11 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 -- create_data_indexes --
 CREATE UNIQUE INDEX IF NOT EXISTS {dedup_index} ON {table} (credential_id, data_type, external_id);
-CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (data_type, source_updated_at)
+CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (data_type, source_updated_at);
+-- Only the rows marked deleted (few): the audit's live count after every sync is the dedup index's count
+-- minus this one's, read from the two indexes alone. Counting `deleted_at IS NULL` in the table itself
+-- follows each row's overflow pages to its last column (about 0.1 s per 50,000 records of 2 KB).
+CREATE INDEX IF NOT EXISTS {deleted_index} ON {table} (credential_id, data_type) WHERE deleted_at IS NOT NULL
 
 -- insert_integration --
 INSERT INTO client_api_credentials (
@@ -290,10 +294,18 @@ WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at I
   AND external_id IN (SELECT value FROM json_each(:external_ids))
 
 -- count_live --
-SELECT count(*) FROM {table}
-WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at IS NULL
-  AND (:updated_from IS NULL OR source_updated_at >= :updated_from)
-  AND (:updated_to IS NULL OR source_updated_at <= :updated_to)
+-- Without a window (the audit after each sync) from the two indexes alone, see create_data_indexes; CASE
+-- runs only the subquery it picks.
+SELECT CASE WHEN :updated_from IS NULL AND :updated_to IS NULL THEN
+    (SELECT count(*) FROM {table} WHERE credential_id = :credential_id AND data_type = :data_type)
+    - (SELECT count(*) FROM {table}
+       WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at IS NOT NULL)
+ELSE
+    (SELECT count(*) FROM {table}
+     WHERE credential_id = :credential_id AND data_type = :data_type AND deleted_at IS NULL
+       AND (:updated_from IS NULL OR source_updated_at >= :updated_from)
+       AND (:updated_to IS NULL OR source_updated_at <= :updated_to))
+END
 
 -- live_ids --
 -- Keyset on the dedup index (credential_id, data_type, external_id): one short read per batch.
