@@ -31,17 +31,23 @@ def test_a_shopify_answer_cut_short_is_retried(tmp_path, operation):
         assert summary.results[0].success, summary.results[0].error_message
 
 
+def _amazon_seller(emu, tmp_path, orders: int, listings: int, **env: str):
+    """A seller on the emulator, synced into SQLite with short waits: (settings, client_id)."""
+    refresh_token = f"Atzr|{uuid.uuid4().hex}"
+    emu.add_seller(refresh_token, orders=orders, listings=listings)
+    settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
+                             AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
+                             AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1", **env)
+    client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+    return settings, client_id
+
+
 @pytest.mark.parametrize("operation", ["getMarketplaceParticipations", "searchOrders", "createReport"])
 def test_an_amazon_answer_that_is_not_json_is_retried(tmp_path, operation):
     from .amazon_fixtures import emulator
 
     with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
-        refresh_token = f"Atzr|{uuid.uuid4().hex}"
-        emu.add_seller(refresh_token, orders=4, listings=3)
-        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
-                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
-                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1")
-        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        settings, client_id = _amazon_seller(emu, tmp_path, 4, 3)
         faults_of(emu).add("not-json", operation)
         summary = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1)
         assert faults_of(emu).pending() == 0
@@ -57,13 +63,7 @@ def test_an_amazon_report_document_that_is_no_report_is_fetched_again_and_marks_
     from sync.ids import data_table
 
     with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
-        refresh_token = f"Atzr|{uuid.uuid4().hex}"
-        emu.add_seller(refresh_token, orders=3, listings=12)
-        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
-                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
-                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1",
-                                 AMAZON_REPORT_REUSE_MINUTES="0")
-        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        settings, client_id = _amazon_seller(emu, tmp_path, 3, 12, AMAZON_REPORT_REUSE_MINUTES="0")
         assert SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).failed == 0
         faults_of(emu).add("not-json", "reportDocument", times=times)
         result = SyncEngine(settings).run(RunParams(force=True, client_id=client_id), workers=1).results[0]
@@ -116,13 +116,7 @@ def test_an_amazon_page_that_repeats_its_next_token_stops_the_listing(tmp_path):
     from .amazon_fixtures import emulator
 
     with emulator(time_scale=600, report_processing_seconds=0.05) as emu:
-        refresh_token = f"Atzr|{uuid.uuid4().hex}"
-        emu.add_seller(refresh_token, orders=50, listings=3)
-        settings = make_settings("sqlite", tmp_path, AMAZON_SP_API_BASE_URL=emu.sp_api_base_url,
-                                 AMAZON_LWA_TOKEN_URL=emu.lwa_token_url, AMAZON_RETRY_BASE_SECONDS="0.01",
-                                 AMAZON_REPORT_POLL_SECONDS="0.05", AMAZON_REPORT_POLL_MAX_SECONDS="0.1",
-                                 AMAZON_ORDERS_PAGE_SIZE="20")
-        client_id, _ = _add(settings, "amazon", emu.demo_secrets(refresh_token))
+        settings, client_id = _amazon_seller(emu, tmp_path, 50, 3, AMAZON_ORDERS_PAGE_SIZE="20")
         _replayed_page_fails_then_completes(settings, emu, client_id, "searchOrders", "orders", 50)
 
 
