@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from . import dedup
+from .completeness import mark_in_batches
 from .config import Settings
 from .crypto import SecretBox, secret_strings
 from .errors import DataTypeSkipped, SyncError
@@ -30,6 +31,7 @@ from .idcompare import Comparison, compare
 from .logs import Redactor
 from .models import Integration, Record, WorkerId
 from .platforms import PlatformRegistry
+from .platforms.base import close_quietly
 from .store.base import AuditStore, LeaseLost
 from .timeutil import utcnow
 
@@ -153,11 +155,7 @@ class Auditor:
         except SyncError as exc:
             out.error = redactor.scrub(str(exc))
         finally:
-            if connection is not None:
-                try:
-                    connection.close()
-                except Exception:
-                    pass
+            close_quietly(connection)
             if leased:
                 self.store.release_lease(integration.credential_id, worker)
         return out
@@ -214,12 +212,8 @@ class Auditor:
             gone = auditor.gone(result.data_type, result.extra)
             result.unresolved += [i for i in result.extra if i not in gone]
             ids = [i for i in result.extra if i in gone]
-            now = self.clock()
-            for start in range(0, len(ids), WRITE_BATCH):
-                with self.store.page_transaction(integration.client_id, integration.credential_id,
-                                                 integration.platform_type, result.data_type, worker) as tx:
-                    result.marked += tx.mark_deleted(result.data_type, ids[start:start + WRITE_BATCH], now)
-                    tx.save_state(None, self._lease_until())
+            result.marked += mark_in_batches(self.store, integration, result.data_type, ids, self.clock(), worker,
+                                             self._lease_until)
 
     def _write(self, integration: Integration, data_type: str, records: Sequence[Record], worker: WorkerId,
                unresolved: list[str]) -> int:

@@ -1,7 +1,7 @@
 """Completeness of one sync, after its data is stored: rows the platform reports deleted are marked,
 a complete snapshot's missing rows are marked, and each data type gets its audit (SPEC section 3).
 
-The engine hands every page's `deleted` to `mark` inside the page's transaction, keeps the last
+The engine hands every page's `deleted` to `Completeness.mark` inside the page's transaction, keeps the last
 `Census` each stream gave, and once the integration's streams are done calls `Completeness.finish`:
 snapshots are reconciled with the stored live ids (walked by keyset, never loaded whole), then each
 data type's platform figure is put next to its stored live rows, recorded in `StreamCounts.audit` and
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .models import Audit, Census, Deletion, Integration, StreamCounts, WorkerId
-from .store.base import EngineStore, PageTransaction
+from .store.base import AuditStore, EngineStore, PageTransaction
 
 log = logging.getLogger("api_sync_cron")
 
@@ -55,6 +55,19 @@ def mark(tx: PageTransaction, deletions: Sequence[Deletion], now: datetime) -> C
     return marked
 
 
+def mark_in_batches(store: EngineStore | AuditStore, integration: Integration, data_type: str, ids: Sequence[str],
+                    now: datetime, worker: WorkerId, lease_until: Callable[[], datetime]) -> int:
+    """Mark `ids` deleted, MARK_BATCH a transaction, each checking the lease; returns how many were marked
+    now (rows already marked keep their first deleted_at)."""
+    marked = 0
+    for start in range(0, len(ids), MARK_BATCH):
+        with store.page_transaction(integration.client_id, integration.credential_id, integration.platform_type,
+                                    data_type, worker) as tx:
+            marked += tx.mark_deleted(data_type, ids[start:start + MARK_BATCH], now)
+            tx.save_state(None, lease_until())
+    return marked
+
+
 @dataclass
 class _Snapshot:
     stored: int  # live rows the snapshot covers, once reconciled
@@ -74,9 +87,9 @@ class Completeness:
     marked: Counter = field(default_factory=Counter)
     snapshots: dict[str, _Snapshot] = field(default_factory=dict)
 
-    def page(self, tx: PageTransaction, deletions: Sequence[Deletion]) -> None:
-        if deletions:
-            self.marked.update(mark(tx, deletions, self.clock()))
+    def mark(self, tx: PageTransaction, deletions: Sequence[Deletion]) -> Counter:
+        """A page's deletions marked in its transaction; the caller adds them to `marked` once it commits."""
+        return mark(tx, deletions, self.clock()) if deletions else Counter()
 
     def census(self, data_type: str, census: Census | None) -> None:
         if census is not None:
@@ -105,12 +118,8 @@ class Completeness:
                 present += 1
             else:
                 gone.append(external_id)
-        now = self.clock()
-        for start in range(0, len(gone), MARK_BATCH):
-            with self.store.page_transaction(integration.client_id, integration.credential_id,
-                                             integration.platform_type, data_type, self.worker) as tx:
-                self.marked[data_type] += tx.mark_deleted(data_type, gone[start:start + MARK_BATCH], now)
-                tx.save_state(None, self.lease_until())
+        self.marked[data_type] += mark_in_batches(self.store, integration, data_type, gone, self.clock(),
+                                                  self.worker, self.lease_until)
         return _Snapshot(stored=present, missing=len(census.ids) - present)
 
     def finish(self, streams: Mapping[str, StreamCounts], label: str) -> None:

@@ -26,7 +26,7 @@ from .logs import Redactor
 from .models import (Cursor, Integration, RunParams, ScheduleUpdate, StreamCounts, StreamRequest, SyncResult,
                      WorkerId)
 from .platforms import PlatformRegistry
-from .platforms.base import Connection
+from .platforms.base import Connection, close_quietly
 from .reconnect import ReconnectingStore, retry_seconds
 from .store import open_store
 from .store.base import EngineStore, LeaseLost
@@ -234,8 +234,9 @@ class SyncEngine:
                 raise type(exc)(f"API connection failed for {integration.platform_type}: {exc}") from exc
             log.info("✅ API connection successful for %s", integration.platform_type)
             log.info("📥 Fetching new data from %s API...", integration.platform_type)
+            cursor_fields = getattr(platform, "cursor_fields", None) or {}
             requests = {data_type: self._stream_request(store, integration, data_type, started,
-                                                        getattr(platform, "cursor_fields", {}).get(data_type))
+                                                        cursor_fields.get(data_type))
                         for data_type in platform.data_types}
             for data_type in requests:
                 result.streams.setdefault(data_type, StreamCounts())
@@ -246,7 +247,7 @@ class SyncEngine:
             for name in getattr(platform, "side_streams", ()):
                 error = self._sync_stream(store, connection, integration,
                                           self._stream_request(store, integration, name, started,
-                                                               getattr(platform, "cursor_fields", {}).get(name)),
+                                                               cursor_fields.get(name)),
                                           StreamCounts(), worker_id, leases, tally)
                 if error:
                     failures.append(f"{name}: {error}")
@@ -276,11 +277,7 @@ class SyncEngine:
             log.exception("Unexpected error while syncing %s", label)
             result.error_message = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
-            if connection is not None:
-                try:
-                    connection.close()
-                except Exception:
-                    pass
+            close_quietly(connection)
             leases.release(integration.credential_id)
         if result.error_message:
             result.error_message = self._redactor.scrub(result.error_message)
@@ -324,23 +321,19 @@ class SyncEngine:
                     raise LeaseLost(integration.credential_id)
                 staged, repeats, refused = staging.result()
 
-                def write_page(s: EngineStore) -> dedup.PagePlan:
+                def write_page(s: EngineStore) -> tuple[dedup.PagePlan, Counter]:
                     # One transaction; after a failure it is rolled back (its deletion marks with it) and the
-                    # whole page is written again on a fresh connection.
-                    marked = Counter(tally.marked)
-                    try:
-                        with s.page_transaction(integration.client_id, integration.credential_id,
-                                                integration.platform_type, data_type, worker_id) as tx:
-                            plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
-                            tx.write(plan.new_rows, plan.changed_rows, self._clock())
-                            tally.page(tx, page.deleted)
-                            tx.save_state(page.state, leases.lease_until())
-                    except BaseException:
-                        tally.marked = marked
-                        raise
-                    return plan
+                    # whole page is written again on a fresh connection. Its marks count once it committed.
+                    with s.page_transaction(integration.client_id, integration.credential_id,
+                                            integration.platform_type, data_type, worker_id) as tx:
+                        plan = dedup.classify(staged, tx.stored_hashes(list(staged)), repeats)
+                        tx.write(plan.new_rows, plan.changed_rows, self._clock())
+                        marked = tally.mark(tx, page.deleted)
+                        tx.save_state(page.state, leases.lease_until())
+                    return plan, marked
 
-                plan = store.call(f"storing a page of {data_type}", write_page)
+                plan, marked = store.call(f"storing a page of {data_type}", write_page)
+                tally.marked.update(marked)
                 tally.census(data_type, page.census)
                 if page.state is not None:
                     integration.sync_state[data_type] = page.state

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
+from .timeutil import iso, parse
+
 TRIGGERS = ("cron", "manual", "api")
 # Which platforms there are, their data types and their secrets are the platform packages' own
 # (sync/platforms/): PLATFORMS, `Platform.data_types`, `Platform.validate_secrets`.
@@ -102,8 +104,6 @@ class Cursor:
     @property
     def value(self) -> datetime | None:
         """The time; None before a first sync or when the stored text is not a time."""
-        from .timeutil import parse
-
         try:
             return parse(self.raw) if self.raw else None
         except ValueError:
@@ -124,8 +124,6 @@ class Cursor:
     def at(self, value: datetime | str, **extra: Any) -> dict[str, Any]:
         """The state to commit with a page: the time at `value` (a datetime, or the platform's own text
         for it), `extra` beside it."""
-        from .timeutil import iso
-
         if self.key is None:
             raise ValueError("this stream has no time cursor")
         return {**extra, self.key: value if isinstance(value, str) else iso(value)}

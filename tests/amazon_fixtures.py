@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -14,12 +13,10 @@ import pytest
 
 from emulators.amazon import AmazonEmulator
 from sync.config import Settings
-from sync.credentials import add_integration
 from sync.models import Cursor, Page, StreamRequest
 from sync.platforms.amazon import AmazonPlatform
-from sync.store import open_store
 
-from .engine_fixtures import make_settings
+from .engine_fixtures import add_client, make_settings
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "amazon-sp-api"  # vendored, see its README
 
@@ -57,15 +54,7 @@ def engine_settings(emu: AmazonEmulator, tmp_path, dsn: str | None, **extra: str
 
 
 def add_amazon(settings: Settings, secrets: dict[str, Any], client_id: str | None = None) -> tuple[str, str]:
-    client_id = client_id or str(uuid.uuid4())
-    store = open_store(settings)
-    try:
-        store.ensure_schema()
-        credential_id = add_integration(store, settings, client_id=client_id, platform="amazon",
-                                        name=f"Amazon {secrets.get('seller_id', '')}", secrets=secrets)
-    finally:
-        store.close()
-    return client_id, credential_id
+    return add_client(settings, "amazon", secrets, client_id=client_id, name=f"Amazon {secrets.get('seller_id', '')}")
 
 
 def request(data_type: str, state: dict | None = None, stored: dict[str, datetime] | None = None,

@@ -67,18 +67,27 @@ def engine(settings: Settings, platforms: PlatformRegistry | None = None, **kwar
     return SyncEngine(settings, platforms=platforms, **kwargs)
 
 
-def add(settings: Settings, client_id: str | None = None, domain: str | None = None, **secrets: Any) -> tuple[str, str]:
+def add_client(settings: Settings, platform: str, secrets: dict[str, Any], *, client_id: str | None = None,
+               name: str | None = None, with_table: bool = False) -> tuple[str, str]:
+    """One integration of a new client (or of `client_id`), as `credentials add` stores it:
+    (client_id, credential_id). `with_table`: its data table created at once."""
     client_id = client_id or str(uuid.uuid4())
-    domain = domain or f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
     store = open_store(settings)
     try:
         store.ensure_schema()
-        credential_id = add_integration(
-            store, settings, client_id=client_id, platform="shopify", name=domain,
-            secrets={"shop_domain": domain, "access_token": f"shpat_{uuid.uuid4().hex}", **secrets})
+        credential_id = add_integration(store, settings, client_id=client_id, platform=platform,
+                                        name=name or platform, secrets=secrets)
+        if with_table:
+            store.ensure_data_table(client_id)
     finally:
         store.close()
     return client_id, credential_id
+
+
+def add(settings: Settings, client_id: str | None = None, domain: str | None = None, **secrets: Any) -> tuple[str, str]:
+    domain = domain or f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+    return add_client(settings, "shopify", {"shop_domain": domain, "access_token": f"shpat_{uuid.uuid4().hex}",
+                                            **secrets}, client_id=client_id, name=domain)
 
 
 def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 
 def _bindir() -> Path | None:
@@ -116,3 +117,13 @@ class PgCluster:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A PostgreSQL server of the module's own (initdb on a free port), removed after it."""
+    server = PgCluster()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -10,22 +10,19 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from emulators.shopify import ShopifyEmulator
-from sync.credentials import add_integration
 from sync.engine import run_sync
 from sync.ids import data_table
 from sync.idcompare import compare
 from sync.models import RunParams
-from sync.store import open_store
 
 from .amazon_fixtures import add_amazon, emulator, engine_settings
-from .engine_fixtures import make_settings, query
+from .engine_fixtures import add_client, make_settings, query
 from .shopify_fixtures import FAST, UNLIMITED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,15 +71,7 @@ def shop_settings(emu, tmp_path, dsn):
 
 
 def add_shop(settings) -> tuple[str, str]:
-    client_id = str(uuid.uuid4())
-    store = open_store(settings)
-    try:
-        store.ensure_schema()
-        credential_id = add_integration(store, settings, client_id=client_id, platform="shopify", name=DOMAIN,
-                                        secrets={"shop_domain": DOMAIN, "access_token": TOKEN})
-    finally:
-        store.close()
-    return client_id, credential_id
+    return add_client(settings, "shopify", {"shop_domain": DOMAIN, "access_token": TOKEN}, name=DOMAIN)
 
 
 def test_rows_lost_from_the_table_are_missing_and_repair_restores_them_byte_identical(dsn, tmp_path):

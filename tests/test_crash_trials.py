@@ -88,15 +88,30 @@ class Trial:
         except psycopg.Error:
             return 0
 
-    def arm(self, plan, requests: int) -> None:
-        """For "at a random time": the kill comes a seeded 0–150 ms after a seeded one of the `requests` API
+    def arm(self, plan, requests: int, download: str, download_after: int = 0) -> None:
+        """"at a random time": the kill comes a seeded 0–150 ms after a seeded one of the `requests` API
         requests such a sync makes (counted beforehand), so it lands while the sync runs: in a request, in
-        the parsing of an answer, in a page write, between data types."""
-        if self.moment != "at a random time":
-            return
-        delay = self.rng.uniform(0.0, 0.15)
-        plan.on_call = lambda operation: threading.Timer(delay, self.kill).start()
-        plan.add("call", "*", after=self.rng.randint(0, max(0, requests - 2)))
+        the parsing of an answer, in a page write, between data types. "in a download": when the
+        `download` operation's request (after `download_after` others) comes in."""
+        plan.clear()
+        if self.moment == "at a random time":
+            delay = self.rng.uniform(0.0, 0.15)
+            plan.on_call = lambda operation: threading.Timer(delay, self.kill).start()
+            plan.add("call", "*", after=self.rng.randint(0, max(0, requests - 2)))
+        elif self.moment == "in a download":
+            plan.on_call = lambda operation: self.kill()
+            plan.add("call", download, after=download_after)
+
+    def rerun(self, plan) -> tuple[dict, bool, int]:
+        """After the kill: the lease waited out and one more run. Returns its summary, whether the killed
+        process held the integration, and the result rows before the rerun."""
+        plan.clear()
+        claimed = self.killed.is_set() and _claimed(self.settings, self.credential_id)
+        before_rerun = len(_results(self))
+        return _finish_after_lease(self), claimed, before_rerun
+
+    def outcome(self, scenario: str) -> str:
+        return f"{self.moment}, {scenario}" + ("" if self.killed.is_set() else " (finished before the kill)")
 
     def run_and_kill(self, pending) -> None:
         """`pending()`: (data_type, external_id) pairs the sync still has to write (for "in a page commit")."""
@@ -285,20 +300,13 @@ def test_shopify_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
 
                     _reset(settings, credential_id, "orders")
             trial = Trial(settings, client_id, credential_id, moment, rng)
-            plan.clear()
-            trial.arm(plan, requests[scenario])
-            if moment == "in a download":
-                plan.on_call = lambda operation, trial=trial: trial.kill()
-                plan.add("call", "bulk-file", after=rng.randint(0, 2) if scenario == "first sync" else 0)
+            trial.arm(plan, requests[scenario], "bulk-file",
+                      rng.randint(0, 2) if moment == "in a download" and scenario == "first sync" else 0)
             trial.run_and_kill(lambda: _pending(settings, client_id, _shopify_expected(emu, domain), "updatedAt"))
-            plan.clear()
-            landed = trial.killed.is_set()
-            claimed = landed and _claimed(settings, credential_id)
-            before_rerun = len(_results(trial))
-            summary = _finish_after_lease(trial)
+            summary, claimed, before_rerun = trial.rerun(plan)
             records += _check_rows(settings, client_id, _shopify_expected(emu, domain), "updatedAt")
             _check_records_of_what_happened(trial, summary, earlier, before_rerun, claimed)
-            outcomes[f"{moment}, {scenario}" + ("" if landed else " (finished before the kill)")] += 1
+            outcomes[trial.outcome(scenario)] += 1
     _report("Shopify", outcomes, records)
 
 
@@ -344,18 +352,10 @@ def test_amazon_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
                 earlier = 1
                 _amazon_changes(emu, refresh_token)
             trial = Trial(settings, client_id, credential_id, moment, rng)
-            plan.clear()
-            trial.arm(plan, requests[scenario])
-            if moment == "in a download":
-                plan.on_call = lambda operation, trial=trial: trial.kill()
-                plan.add("call", "reportDocument")
+            trial.arm(plan, requests[scenario], "reportDocument")
             trial.run_and_kill(lambda: _pending(settings, client_id, _amazon_expected(emu, refresh_token),
                                                 "lastUpdatedTime"))
-            plan.clear()
-            landed = trial.killed.is_set()
-            claimed = landed and _claimed(settings, credential_id)
-            before_rerun = len(_results(trial))
-            summary = _finish_after_lease(trial)
+            summary, claimed, before_rerun = trial.rerun(plan)
             counts = emu.counts(refresh_token)
             orders = emu.orders_v2026(refresh_token)
             records += _check_rows(settings, client_id, _amazon_expected(emu, refresh_token), "lastUpdatedTime")
@@ -366,5 +366,5 @@ def test_amazon_sync_killed_at_seeded_moments(fresh_pg_dsn, tmp_path):
                 assert query(settings, f'SELECT count(*) FROM "{data_table(client_id)}" WHERE data_type = ?',
                              (data_type,))[0][0] == counts[data_type]
             _check_records_of_what_happened(trial, summary, earlier, before_rerun, claimed)
-            outcomes[f"{moment}, {scenario}" + ("" if landed else " (finished before the kill)")] += 1
+            outcomes[trial.outcome(scenario)] += 1
     _report("Amazon", outcomes, records)

@@ -28,7 +28,7 @@ from sync.store import open_store
 
 from .engine_fixtures import add, make_settings, query, results
 from .fakeplatform import FakePlatform, FakeShop
-from .pg_cluster import PgCluster
+from .pg_cluster import cluster  # noqa: F401 (the fixture)
 from .reliability import record
 from .supabase_fixtures import supabase_project  # noqa: F401  (a fixture)
 
@@ -36,14 +36,6 @@ PAGE = 10
 SHOP = {"orders": 60, "products": 20, "page_size": PAGE, "page_delay": 0.03}
 _figures = Counter()
 
-
-@pytest.fixture(scope="module")
-def cluster():
-    server = PgCluster()
-    try:
-        yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -37,7 +36,7 @@ from sync.models import RunParams
 from sync.store import open_store
 
 from .amazon_fixtures import emulator as amazon_emulator
-from .engine_fixtures import make_settings, query
+from .engine_fixtures import add_client, make_settings, query
 from .reliability import record
 from .shopify_fixtures import FAST
 
@@ -126,18 +125,7 @@ def _judge(cell: Cell, result, retries: int, seconds: float, plan) -> None:
 
 
 def _add(settings, platform: str, secrets: dict) -> tuple[str, str]:
-    from sync.credentials import add_integration
-
-    client_id = str(uuid.uuid4())
-    store = open_store(settings)
-    try:
-        store.ensure_schema()
-        credential_id = add_integration(store, settings, client_id=client_id, platform=platform, name=platform,
-                                        secrets=secrets)
-        store.ensure_data_table(client_id)
-    finally:
-        store.close()
-    return client_id, credential_id
+    return add_client(settings, platform, secrets, with_table=True)
 
 
 def _reset(settings, credential_id: str, data_type: str) -> None:

@@ -27,20 +27,12 @@ from sync.crypto import SecretBox
 from sync.errors import CredentialError
 
 from .amazon_fixtures import FAST_ENV, emulator as amazon_emulator
-from .pg_cluster import PgCluster
+from .pg_cluster import cluster  # noqa: F401 (the fixture)
 from .reliability import record
 from .shopify_fixtures import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def cluster():
-    server = PgCluster()
-    try:
-        yield server
-    finally:
-        server.destroy()
 
 
 def _run(env: dict, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -6,13 +6,11 @@ a feed too old to trust reconciles ids by bulk export; the SKU cache leaves the 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from emulators.shopify import ShopifyEmulator
-from sync.credentials import add_integration
 from sync.engine import run_sync
 from sync.ids import data_table
 from sync.models import RunParams
@@ -20,7 +18,7 @@ from sync.sku.job import run_analysis
 from sync.store import open_store
 from sync.timeutil import iso_z, utcnow
 
-from .engine_fixtures import make_settings, query
+from .engine_fixtures import add_client, make_settings, query
 from .shopify_fixtures import FAST, UNLIMITED
 from .sku_fixtures import read_cache
 
@@ -39,15 +37,7 @@ def settings_for(kind, emu, tmp_path, request, **env):
 
 
 def add_shop(settings) -> tuple[str, str]:
-    client_id = str(uuid.uuid4())
-    store = open_store(settings)
-    try:
-        store.ensure_schema()
-        credential_id = add_integration(store, settings, client_id=client_id, platform="shopify", name=DOMAIN,
-                                        secrets={"shop_domain": DOMAIN, "access_token": TOKEN})
-    finally:
-        store.close()
-    return client_id, credential_id
+    return add_client(settings, "shopify", {"shop_domain": DOMAIN, "access_token": TOKEN}, name=DOMAIN)
 
 
 def sync(settings, client_id):

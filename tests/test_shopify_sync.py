@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from cryptography.fernet import Fernet
 
 from emulators.shopify import ShopifyEmulator
 from sync.config import Settings
-from sync.credentials import add_integration
 from sync.engine import run_sync
 from sync.ids import data_table
 from sync.models import RunParams
 from sync.store import open_store
-from tests.engine_fixtures import query
+from tests.engine_fixtures import add_client, query
 from tests.shopify_fixtures import FAST, UNLIMITED
 
 KEY = Fernet.generate_key().decode()
@@ -27,15 +25,7 @@ def settings_for(emu: ShopifyEmulator, dsn: str, tmp_path, **env: str) -> Settin
 
 
 def add_shop_integration(settings: Settings, domain: str, token: str) -> tuple[str, str]:
-    client_id = str(uuid.uuid4())
-    store = open_store(settings)
-    try:
-        store.ensure_schema()
-        credential_id = add_integration(store, settings, client_id=client_id, platform="shopify", name=domain,
-                                        secrets={"shop_domain": domain, "access_token": token})
-    finally:
-        store.close()
-    return client_id, credential_id
+    return add_client(settings, "shopify", {"shop_domain": domain, "access_token": token}, name=domain)
 
 
 def sync(settings: Settings, client_id: str):

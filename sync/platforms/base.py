@@ -90,3 +90,14 @@ def require_fields(platform: str, secrets: Mapping[str, Any], fields: tuple[str,
     missing = [f for f in fields if not secrets.get(f)]
     if missing:
         raise CredentialError(f"{platform} credentials lack {', '.join(repr(m) for m in missing)}")
+
+
+def close_quietly(connection: Connection | None) -> None:
+    """Close a connection at the end of a sync or an audit: a failure to close changes nothing stored, and
+    must not hide the error that ended the work."""
+    if connection is None:
+        return
+    try:
+        connection.close()
+    except Exception:
+        pass
