@@ -105,6 +105,8 @@ class Settings:
     platform_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     # SYNC_STORE_PII: false stores customers and orders without personal data (sync/personal.py).
     store_pii: bool = True
+    # SYNC_DB_RETRY_SECONDS: how long a worker retries a failing database on fresh connections (reconnect.py).
+    db_retry_seconds: float = 60.0
     # The whole environment, for platform-specific tuning knobs (documented in the README).
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -152,6 +154,7 @@ class Settings:
             supabase_jwt_secret=_opt(env, "SUPABASE_JWT_SECRET"),
             port=_int(env, "PORT", 8000),
             store_pii=env_flag(env, "SYNC_STORE_PII", True),
+            db_retry_seconds=env_number(env, "SYNC_DB_RETRY_SECONDS", 60.0, 0),
             host=_opt(env, "HOST") or "0.0.0.0",
             supabase_options=SupabaseOptions.from_env(env),
             platform_options=_platform_options(env),

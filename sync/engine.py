@@ -27,7 +27,7 @@ from .models import (Cursor, Integration, RunParams, ScheduleUpdate, StreamCount
                      WorkerId)
 from .platforms import PlatformRegistry
 from .platforms.base import Connection, close_quietly
-from .reconnect import ReconnectingStore, retry_seconds
+from .reconnect import ReconnectingStore
 from .store import open_store
 from .store.base import EngineStore, LeaseLost
 from .timeutil import utcnow
@@ -107,10 +107,9 @@ class SyncEngine:
         self._progress = progress or NoProgress()
         self._box = SecretBox(settings.encryption_keys)
         self._lookback = timedelta(minutes=settings.lookback_minutes)
-        self._db_retry_seconds = retry_seconds(settings.env)
 
     def _reconnecting(self) -> ReconnectingStore[EngineStore]:
-        return ReconnectingStore(self._store_factory, self._db_retry_seconds)
+        return ReconnectingStore(self._store_factory, self.settings.db_retry_seconds)
 
     # -- the run ------------------------------------------------------------------------------------
     def list_due(self, params: RunParams) -> list[Integration]:

@@ -11,15 +11,13 @@ and a deletion feed too old to trust reconciles with them.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Iterator
 
 from . import timeutil
-from .store.statements import named_statements, split
+from .store.statements import named_statements
+from .tempdb import TempSqlite
 
 SQL = named_statements("sync", "idcompare.sql")
 BATCH = 500
@@ -42,11 +40,8 @@ class IdSpool:
     """The platform's side of a comparison, on disk."""
 
     def __init__(self, directory: str | None = None):
-        fd, self.path = tempfile.mkstemp(prefix="api-sync-ids-", suffix=".sqlite", dir=directory)
-        os.close(fd)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        for statement in split(SQL["open"]):
-            self._db.execute(statement)
+        self._file = TempSqlite("api-sync-ids-", SQL["open"], directory)
+        self._db = self._file.db
 
     def add(self, pairs: Iterable[tuple[str, datetime | None]]) -> None:
         self._db.execute(SQL["begin"])
@@ -77,13 +72,7 @@ class IdSpool:
             yield external_id
 
     def close(self) -> None:
-        try:
-            self._db.close()
-        finally:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._file.close()
 
 
 def compare(platform: Iterable[tuple[str, datetime | None]], stored: Iterable[tuple[str, datetime | None]],

@@ -21,7 +21,6 @@ import logging
 import time
 from typing import Callable, Generic, TypeVar
 
-from .config import env_number
 from .errors import StoreError
 from .store.base import LeaseLost
 
@@ -30,16 +29,12 @@ log = logging.getLogger("api_sync_cron")
 S = TypeVar("S")
 T = TypeVar("T")
 
-DEFAULT_RETRY_SECONDS = 60.0
+DEFAULT_RETRY_SECONDS = 60.0  # SYNC_DB_RETRY_SECONDS (Settings.db_retry_seconds)
 _FIRST_WAIT, _MAX_WAIT = 0.25, 5.0
 # Our own mistakes, not the database's: repeating them would only delay the error.
 _NOT_RETRIED = (LeaseLost, TypeError, AttributeError, KeyError, NameError, AssertionError, NotImplementedError)
 # Handed through as they are: a transaction's body cannot be repeated from here.
 _PASSED_THROUGH = frozenset({"page_transaction"})
-
-
-def retry_seconds(env) -> float:
-    return env_number(env, "SYNC_DB_RETRY_SECONDS", DEFAULT_RETRY_SECONDS, 0)
 
 
 def describe(exc: BaseException) -> str:

@@ -277,6 +277,7 @@ def test_secrets_the_platform_refuses_exit_2_and_store_nothing(settings, platfor
 @pytest.mark.parametrize("variable, value", [
     ("SHOPIFY_MAX_RETRIES", "abc"), ("SHOPIFY_BULK", "sometimes"), ("AMAZON_ORDERS_PAGE_SIZE", "500"),
     ("AMAZON_HTTP_TIMEOUT_SECONDS", "nan"), ("SUPABASE_RETRY_ATTEMPTS", "0"), ("SYNC_MAX_WORKERS", "many"),
+    ("SYNC_DB_RETRY_SECONDS", "abc"),
 ])
 def test_a_bad_setting_exits_2_naming_it_before_anything_runs(settings, tmp_path, variable, value):
     # A platform's knob too: checked when the process starts, so no integration is touched, no result or

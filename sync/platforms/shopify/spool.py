@@ -15,14 +15,12 @@ Every line is counted on the way in (`LineCount`), so the caller can check the o
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
 from ...errors import IncompleteDataError
 from ...store.statements import named_statements, split
+from ...tempdb import TempSqlite
 
 SQL = named_statements("sync.platforms.shopify", "spool.sql")
 
@@ -42,12 +40,10 @@ def _damaged() -> IncompleteDataError:
 
 class Spool:
     def __init__(self, directory: str | None = None):
-        fd, self.path = tempfile.mkstemp(prefix="shopify-bulk-", suffix=".sqlite", dir=directory)
-        os.close(fd)
         # Written by one thread (the download), read afterwards by another (the engine's fetch).
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        for statement in split(SQL["open"]):
-            self._db.execute(statement)
+        self._file = TempSqlite("shopify-bulk-", SQL["open"], directory, check_same_thread=False)
+        self._db = self._file.db
+        self.path = self._file.path
         self._seq = 0
         self._indexed = False
         self.orphans = 0
@@ -140,13 +136,7 @@ class Spool:
             yield parent, child
 
     def close(self) -> None:
-        try:
-            self._db.close()
-        finally:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._file.close()
 
 
 def _child_key(row: Mapping[str, Any], child_keys: Mapping[str, str]) -> str:
