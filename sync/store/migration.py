@@ -23,7 +23,7 @@ from .statements import SCHEMA_VERSION, install_script
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 # The newest migration; `--new` writes a later one and this name must follow it.
-MIGRATION = "supabase/migrations/20261201130900_api_sync.sql"
+MIGRATION = "supabase/migrations/20261207142838_api_sync.sql"
 
 _HEADER = f"""\
 -- API Sync tables and functions (schema version {SCHEMA_VERSION}), as one Supabase CLI migration.

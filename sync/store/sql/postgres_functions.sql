@@ -134,6 +134,24 @@ BEGIN
 END
 $$;
 
+-- A data table's records compressed with lz4 rather than the default pglz: a record's jsonb (2 KB and
+-- more) is compressed as it is stored, and pglz was a quarter of the server's time in a first load; lz4
+-- compresses several times faster and reads back faster, for about the same size. Only rows written from
+-- then on are compressed so (no rewrite). A server without lz4 (built without it, or before PostgreSQL 14)
+-- keeps pglz: returns whether lz4 is in use.
+CREATE OR REPLACE FUNCTION api_sync_compress_with_lz4(p_name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = to_regclass(quote_ident(p_name)) AND attname = 'data' AND attcompression = 'l') THEN
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN data SET COMPRESSION lz4', p_name);
+    END IF;
+    RETURN true;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR syntax_error OR undefined_column THEN
+    RETURN false;
+END
+$$;
+
 -- The per-client data table (SPEC section 2), created or completed, with its dedup key and index.
 CREATE OR REPLACE FUNCTION api_sync_ensure_data_table(p_client_id uuid) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -149,6 +167,7 @@ BEGIN
                        v_name || '_dedup_key', v_name);
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (data_type, source_updated_at)',
                        v_name || '_updated_idx', v_name);
+        PERFORM api_sync_compress_with_lz4(v_name);
     END IF;
     RETURN v_name;
 END
@@ -583,8 +602,9 @@ BEGIN
 END
 $$;
 
--- Client data tables made by an older version get the columns this one has (deleted_at, say): run by
--- init-db, so a dashboard can rely on them before the client's next sync.
+-- Client data tables made by an older version get the columns this one has (deleted_at, say) and lz4 for
+-- the records written from then on: run by init-db, so a dashboard can rely on them before the client's
+-- next sync.
 CREATE OR REPLACE FUNCTION api_sync_upgrade_client_tables() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
@@ -598,6 +618,7 @@ BEGIN
         ORDER BY c.relname
     LOOP
         PERFORM api_sync_ensure_data_table(replace(substr(v_name, 8, 36), '_', '-')::uuid);
+        PERFORM api_sync_compress_with_lz4(v_name);
         v_count := v_count + 1;
     END LOOP;
     RETURN v_count;
