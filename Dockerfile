@@ -53,6 +53,9 @@ RUN groupadd --system --gid 10001 apisync \
     && useradd --system --uid 10001 --gid apisync --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin apisync
 COPY . .
+# The jobs start every hour, and the app user cannot write /app (nor would it: PYTHONDONTWRITEBYTECODE):
+# their modules are compiled once here instead of from source at every start (about 40 ms of each).
+RUN python -m compileall -q -j 0 sync emulators api_sync_cron.py test_api_sync_now.py sku_analysis_cron.py app.py
 RUN mkdir -p logs data && chown apisync:apisync logs data
 USER apisync
 

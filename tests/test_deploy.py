@@ -154,6 +154,14 @@ def test_dockerfile_is_a_slim_official_python_image_run_by_an_unprivileged_user(
     assert "mkdir -p logs data" in chown and "chown apisync:apisync logs data" in chown
     assert _index("USER") < _index("CMD") and _index("USER") < _index("HEALTHCHECK")
 
+    # The app's code compiled to bytecode at build (the app user cannot write /app): an hourly start loads
+    # it instead of compiling every module from source.
+    compile_step = _index("RUN", lambda v: "compileall" in v)
+    assert _index("COPY", lambda v: v.split()[0] == ".") < compile_step < _index("USER")
+    compiled = next(v for v in _instructions("RUN") if "compileall" in v).split()
+    for needed in ("sync", "emulators", "api_sync_cron.py", "test_api_sync_now.py", "sku_analysis_cron.py", "app.py"):
+        assert needed in compiled, needed
+
 
 def test_supercronic_is_fetched_by_version_and_checksum():
     args = _dockerfile().args
@@ -461,6 +469,9 @@ def image_app(tmp_path):
     env.update({"PATH": f"{Path(sys.executable).parent}:{env['PATH']}",  # `python` and `uvicorn` of this venv
                 "CREDENTIALS_ENCRYPTION_KEY": Fernet.generate_key().decode(), "ADMIN_API_TOKEN": "t" * 40,
                 "PORT": str(_free_port()), "PYTHONDONTWRITEBYTECODE": "1"})
+    compiled = subprocess.run(["sh", "-c", next(v for v in _instructions("RUN") if "compileall" in v)], cwd=app,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     return app, env
 
 
@@ -487,6 +498,7 @@ def test_the_image_runs_its_jobs_and_serves_the_admin_api(image_app, tmp_path):
         done = _sh(services[name]["dockerCommand"], app, env)
         assert done.returncode == 0, (name, done.stderr)
     assert (app / "logs" / "api_sync_cron.log").is_file() and (app / "logs" / "sku_analysis_cron.log").is_file()
+    assert {"engine", "runner", "config"} <= {p.name.split(".")[0] for p in (app / "sync" / "__pycache__").glob("*.pyc")}
 
     # docker-cron's lines as supercronic hands them to sh, with /app here and PID 1's output in files.
     for line in _crontab_entries(REPO / "docker-cron"):
