@@ -55,6 +55,9 @@ class StagedPage(NamedTuple):
 
 def id_problem(external_id: Any) -> str | None:
     """Why this id cannot key a stored row, or None when it can."""
+    if type(external_id) is str and 0 < len(external_id) <= MAX_ID_BYTES and external_id.isascii() \
+            and "\x00" not in external_id:
+        return None  # nearly every id (ASCII: one byte a character, no surrogate): checked once, on the hot path
     if not isinstance(external_id, str):
         return f"its id is a {type(external_id).__name__}, not text"
     if not external_id:
@@ -79,6 +82,8 @@ def _utc(value: Any) -> datetime | None:
     # A time without a zone is taken as UTC (a database session in another zone must not shift it).
     if not isinstance(value, datetime):
         return None
+    if value.tzinfo is timezone.utc:
+        return value  # what the platforms' parsers give (sync.timeutil): no conversion to make
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 

@@ -92,6 +92,30 @@ def test_classify_counts_new_updated_unchanged_and_repeats():
     assert [r.external_id for r in dedup.classify(staged, {"1": None}).changed_rows] == ["1"]
 
 
+def test_ids_at_the_edges_of_what_a_row_can_be_keyed_by():
+    # The hot path's shortcut (ASCII ids) and the full check must agree at every edge.
+    limit = dedup.MAX_ID_BYTES
+    assert dedup.id_problem("gid://shopify/Order/1") is None and dedup.id_problem("a" * limit) is None
+    assert dedup.id_problem("é" * (limit // 2)) is None  # 2 bytes a character: exactly the limit
+    assert "bytes long" in dedup.id_problem("a" * (limit + 1)) and "bytes long" in dedup.id_problem("é" * (limit // 2 + 1))
+    assert "empty" in dedup.id_problem("") and "NUL" in dedup.id_problem("12\x003")
+    assert "surrogate" in dedup.id_problem("x\ud83d") and "not text" in dedup.id_problem(12)
+
+    class Sku(str):
+        pass
+
+    assert dedup.id_problem(Sku("SKU-1")) is None and "NUL" in dedup.id_problem(Sku("\x00"))
+
+
+def test_update_times_are_kept_as_utc_whatever_zone_they_came_in():
+    utc = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    records = [Record("1", {}, utc), Record("2", {}, utc.astimezone(timezone(timedelta(hours=-5)))),
+               Record("3", {}, utc.replace(tzinfo=None)), Record("4", {}, None)]
+    staged = dedup.stage(records).rows
+    assert [staged[i].source_updated_at for i in "1234"] == [utc, utc, utc, None]
+    assert all(staged[i].source_updated_at.tzinfo is timezone.utc for i in "123")
+
+
 def test_identifiers():
     cid = "3F2B8C1E-5D4A-4E6F-9A7B-1C2D3E4F5A6B"
     assert normalize_uuid(cid) == cid.lower()
