@@ -186,11 +186,13 @@ def describe(data_types_synced: Mapping[str, Any] | None) -> str:
         stored, platform = audit.get("stored"), audit.get("platform")
         deleted = f", {audit['deleted']} deleted" if audit.get("deleted") else ""
         if platform is None:
-            parts.append(f"{data_type} {stored}{deleted}")
+            part = f"{data_type} {stored}{deleted}"
         elif platform == stored:
-            parts.append(f"{data_type} {stored} ✓{deleted}")
+            part = f"{data_type} {stored} ✓{deleted}"
         elif stored < platform:
-            parts.append(f"{data_type} {stored} of {platform} ({platform - stored} missing{deleted})")
+            part = f"{data_type} {stored} of {platform} ({platform - stored} missing{deleted})"
         else:
-            parts.append(f"{data_type} {stored} of {platform} ({stored - platform} extra{deleted})")
+            part = f"{data_type} {stored} of {platform} ({stored - platform} extra{deleted})"
+        # The platform's own count cannot show what it hides from the app: said next to it.
+        parts.append(f"{part} ⚠ {entry['note']}" if entry.get("note") else part)
     return ", ".join(parts)

@@ -239,6 +239,11 @@ class SyncEngine:
                         for data_type in platform.data_types}
             for data_type in requests:
                 result.streams.setdefault(data_type, StreamCounts())
+            limits = getattr(connection, "limits", None)
+            for data_type, note in (limits() if limits is not None else {}).items():
+                if data_type in result.streams:
+                    result.streams[data_type].note = self._redactor.scrub(note)
+                    log.warning("⚠️ %s: %s", data_type, result.streams[data_type].note)
             tally = Completeness(store, integration, worker_id, leases.lease_until, self._clock)
             failures = []
             # Streams that are no data type of their own (Shopify's deletion events) come first, while

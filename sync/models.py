@@ -228,6 +228,7 @@ class StreamCounts:
     error: str | None = None  # reason, when the data type failed
     deleted: int = 0  # rows this sync marked deleted
     audit: "Audit | None" = None  # the platform's count next to the stored live rows, after the sync
+    note: str | None = None  # what the platform does not show this integration (Connection.limits)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"fetched": self.fetched, "new": self.new, "updated": self.updated,
@@ -240,6 +241,8 @@ class StreamCounts:
             out["error"] = self.error
         if self.audit is not None:
             out["audit"] = self.audit.as_json()
+        if self.note:
+            out["note"] = self.note
         return out
 
 

@@ -11,6 +11,15 @@ import pytest
 
 PG_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+# Hypothesis (tests/test_bad_input.py): CI draws the same examples every run, so a submission lands or not on
+# its own merits; a developer's run draws new ones each time and keeps exploring. HYPOTHESIS_PROFILE names
+# either explicitly.
+from hypothesis import settings as _hypothesis
+
+_hypothesis.register_profile("ci", derandomize=True, database=None, print_blob=True)
+_hypothesis.register_profile("explore", print_blob=True)
+_hypothesis.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
+
 
 def _pg_available() -> bool:
     try:

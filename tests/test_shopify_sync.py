@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.fernet import Fernet
@@ -147,6 +148,39 @@ def test_missing_scope_skips_one_data_type_and_a_bad_token_fails(fresh_pg_dsn, t
             assert store.get_integration(bad_credential).status == "error"
         finally:
             store.close()
+
+
+def test_without_read_all_orders_the_60_days_shopify_shows_are_stored_and_the_rest_is_said(fresh_pg_dsn, tmp_path):
+    # Without read_all_orders Shopify shows an app only the orders of the last 60 days, with no error, and
+    # counts only those: the audit cannot see the gap. The connection test reads the app's scopes, and the
+    # orders' result says what is hidden and what to do; once granted, a re-read brings the whole history.
+    domain, token = "recent-only.myshopify.com", "shpat_recent_only"
+    with ShopifyEmulator(**UNLIMITED) as emu:
+        shop = emu.add_shop(domain, token, orders=60, products=5, customers=5)
+        emu.withhold_scope(domain, "read_all_orders")
+        recent = {order["id"] for order in shop.orders()}
+        assert 0 < len(recent) < 60
+        settings = settings_for(emu, fresh_pg_dsn, tmp_path)
+        client_id, credential_id = add_shop_integration(settings, domain, token)
+        result = sync(settings, client_id)
+        assert result.success, result.error_message
+        orders = result.data_types_synced()["orders"]
+        assert orders["new"] == len(recent) and orders["audit"]["platform"] == len(recent)
+        assert "read_all_orders" in orders["note"] and "60 days" in orders["note"] and token not in orders["note"]
+        assert all("note" not in entry for name, entry in result.data_types_synced().items() if name != "orders")
+        stored = query(settings, f'SELECT external_id FROM "{data_table(client_id)}" WHERE data_type = \'orders\'')
+        assert {row[0] for row in stored} == recent
+
+        shop.scopes.add("read_all_orders")  # the merchant approved it
+        store = open_store(settings)
+        try:
+            assert store.reset_cursors(credential_id, ["orders"], True, datetime.now(timezone.utc))
+        finally:
+            store.close()
+        result = sync(settings, client_id)
+        orders = result.data_types_synced()["orders"]
+        assert result.success and "note" not in orders
+        assert (orders["new"], orders["unchanged"], orders["audit"]["stored"]) == (60 - len(recent), len(recent), 60)
 
 
 def test_first_sync_runs_the_exports_together_and_ungrouped_equals_grouped(fresh_pg_dsn, tmp_path):

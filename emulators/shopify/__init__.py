@@ -150,6 +150,13 @@ class ShopifyEmulator:
         shop = self.shop(domain)
         for name in fields:
             shop.denied[name] = scope
+        shop.scopes.discard(scope)
+
+    def withhold_scope(self, domain: str, scope: str) -> None:
+        """The merchant did not grant `scope` (read_all_orders: only the last 60 days of orders show)."""
+        shop = self.shop(domain)
+        with shop.lock:
+            shop.scopes.discard(scope)
 
     # --- mutation helpers for tests ----------------------------------------------------------------------
     def touch_orders(self, domain: str, count: int) -> list[str]:

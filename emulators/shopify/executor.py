@@ -152,6 +152,14 @@ def _level_by_id(shop: "EmulatedShop", global_id: str) -> dict[str, Any] | None:
     return None
 
 
+def _visible_order(shop: "EmulatedShop", global_id: str) -> dict[str, Any] | None:
+    try:
+        order = shop.data.orders.get(numeric_id(global_id))
+    except ValueError:
+        return None
+    return order if order is not None and shop.sees_order(order) else None
+
+
 def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
     schema = build_schema(schema_path.read_text(encoding="utf-8"))
     q = schema.query_type.fields
@@ -161,9 +169,12 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
         return info.context.shop
 
     q["shop"].resolve = lambda root, info: shop(info).shop_info()
-    q["orders"].resolve = _guard("orders", lambda root, info, **a: connection(shop(info).data.orders.values(), info, **a))
-    q["ordersCount"].resolve = _guard("ordersCount", lambda root, info, **a: _count(shop(info).data.orders.values(), info, **a))
-    q["order"].resolve = _guard("order", lambda root, info, id: shop(info).data.orders.get(numeric_id(id)))
+    if "currentAppInstallation" in q:
+        q["currentAppInstallation"].resolve = lambda root, info: shop(info).app_installation()
+    # Orders through the app's window (all of them with read_all_orders, else the last 60 days).
+    q["orders"].resolve = _guard("orders", lambda root, info, **a: connection(shop(info).orders(), info, **a))
+    q["ordersCount"].resolve = _guard("ordersCount", lambda root, info, **a: _count(shop(info).orders(), info, **a))
+    q["order"].resolve = _guard("order", lambda root, info, id: _visible_order(shop(info), id))
     q["products"].resolve = _guard("products", lambda root, info, **a: connection(shop(info).data.products.values(), info, **a))
     q["productsCount"].resolve = _guard("productsCount", lambda root, info, **a: _count(shop(info).data.products.values(), info, **a))
     q["product"].resolve = _guard("product", lambda root, info, id: shop(info).data.products.get(numeric_id(id)))
@@ -217,6 +228,8 @@ def build_executable_schema(schema_path: Path = SCHEMA_PATH) -> GraphQLSchema:
             found = []
             for global_id in ids:
                 item = deletions.node(shop(info).data, global_id)
+                if item is not None and item.get("__typename") == "Order" and _visible_order(shop(info), global_id) is None:
+                    item = None  # outside the app's orders window: Shopify answers null, as for a deleted one
                 if item is None and global_id.startswith("gid://shopify/InventoryLevel/"):
                     item = _level_by_id(shop(info), global_id)
                 found.append(item)

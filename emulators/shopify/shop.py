@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from graphql import GraphQLSchema
@@ -16,6 +16,11 @@ from . import bulk
 from .bulk import BulkOp, LoggedOperation, check_bulk_query
 from .data import ShopData
 from .search import numeric_id
+
+
+# The scopes an app syncing every data type is granted (README, "Shopify and Amazon"), read_all_orders included.
+ALL_SCOPES = ("read_all_orders", "read_customers", "read_inventory", "read_locations", "read_orders", "read_products")
+ORDERS_WINDOW = timedelta(days=60)  # what read_orders alone shows (shopify.dev, the Order object)
 
 
 class LeakyBucket:
@@ -85,6 +90,9 @@ class EmulatedShop:
         self.name = name or domain.split(".")[0].replace("-", " ").title()
         self.bucket = LeakyBucket(bucket_size, restore_rate)
         self.denied: dict[str, str] = {}  # root field -> access scope the app lacks
+        # The access scopes the merchant granted (currentAppInstallation.accessScopes); without
+        # read_all_orders, Shopify shows only the orders of the last 60 days, with no error.
+        self.scopes: set[str] = set(ALL_SCOPES)
         self.stats = ShopStats()
         self.bulk_ops: dict[int, BulkOp] = {}
         # The time model of an export: it runs at least `bulk_seconds`, plus its objects at this rate
@@ -99,6 +107,17 @@ class EmulatedShop:
         self.lock = threading.RLock()
 
     # --- GraphQL-facing views ----------------------------------------------------------------------------
+    def sees_order(self, order: dict[str, Any]) -> bool:
+        """Whether the app may see this order: any with read_all_orders, else one of the last 60 days."""
+        return "read_all_orders" in self.scopes or \
+            datetime.fromisoformat(order["createdAt"].replace("Z", "+00:00")) >= datetime.now(timezone.utc) - ORDERS_WINDOW
+
+    def orders(self) -> list[dict[str, Any]]:
+        return [order for order in self.data.orders.values() if self.sees_order(order)]
+
+    def app_installation(self) -> dict[str, Any]:
+        return {"accessScopes": [{"handle": handle} for handle in sorted(self.scopes)]}
+
     def shop_info(self) -> dict[str, Any]:
         return {"id": "gid://shopify/Shop/1", "name": self.name, "myshopifyDomain": self.domain,
                 "currencyCode": self.data.currency, "ianaTimezone": "America/New_York",

@@ -43,6 +43,12 @@ class Connection(Protocol):
     # one data type's trouble: yield that data type and let its `fetch` raise, so only it fails.
     # `close()` must stop whatever `prepare` started.
     #
+    #     def limits(self) -> Mapping[str, str]
+    #
+    # Called once after `test()`: per data type, what the platform will not show this integration although
+    # it exists (a window its grants leave out), in words a merchant can act on. The sync still runs; the
+    # sentence goes into the data type's result (`note`) and the log, so a short history is never silent.
+    #
     # Optional, for `python -m sync audit` (sync/audit.py): an attribute `auditor` with
     #
     #     data_types: tuple[str, ...]                       # the data types it can compare by id

@@ -40,12 +40,23 @@ class ShopifyConnection:
         self.ids = ShopifyIds(self.client, self.exports, self.streams)  # the audit's side (ids.py)
         self.auditor = self.ids
         self.deletions = DeletionStream(self.client, self.ids)
+        self.scopes: frozenset[str] = frozenset()  # the app's access scopes, as the connection test found them
 
     def test(self) -> str:
         from . import queries
 
-        shop = self.client.execute(queries.SHOP, operation="ShopInfo")["shop"]
+        answer = self.client.execute(queries.SHOP, operation="ShopInfo")
+        shop = answer["shop"]
+        self.scopes = frozenset(s["handle"] for s in (answer.get("currentAppInstallation") or {}).get("accessScopes") or ())
         return f"{shop['name']} ({shop['myshopifyDomain']}, {shop['plan']['publicDisplayName']} plan)"
+
+    def limits(self) -> dict[str, str]:
+        """Without read_all_orders Shopify shows an app only the orders of the last 60 days, with no error."""
+        if "read_orders" in self.scopes and "read_all_orders" not in self.scopes:
+            return {"orders": f"Shopify shows this app only the orders of the last 60 days of {self.shop}: older ones "
+                              "are neither read nor counted until the app is granted the read_all_orders access "
+                              "scope (then run `python -m sync reset-cursor` for orders to read them)"}
+        return {}
 
     def prepare(self, requests: Sequence[StreamRequest]) -> Iterator[str]:
         """Decide how each data type is read and start the bulk exports together (the engine's hook):

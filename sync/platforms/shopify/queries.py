@@ -119,6 +119,7 @@ _PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 SHOP = """
 query ShopInfo {
   shop { name myshopifyDomain currencyCode ianaTimezone plan { publicDisplayName } }
+  currentAppInstallation { accessScopes { handle } }
 }"""
 
 # --- paged reads: sortKey UPDATED_AT ascending, filtered by `updated_at:>='...'` ------------------------
@@ -349,7 +350,7 @@ BULK_QUERIES = {q.name: q for q in (BULK_ORDERS, BULK_PRODUCTS, BULK_CUSTOMERS, 
 # The pacer starts from these, so that even a document's first request waits for its points instead of
 # drawing a THROTTLED answer.
 REQUESTED_COST = {
-    "ShopInfo": 2, "Orders": 824, "OrderLineItems": 603, "Products": 829, "ProductVariants": 303,
+    "ShopInfo": 4, "Orders": 824, "OrderLineItems": 603, "Products": 829, "ProductVariants": 303,
     "Customers": 754, "Inventory": 767, "LocationLevels": 603,
     "OldestOrder": 3, "BulkRun": 10, "BulkStatus": 1, "BulkRunning": 12, "BulkCancel": 10,
     "DeletionEvents": 252, "Counts": 3, "NodesExist": 1, "OrdersById": 1, "ProductsById": 1, "CustomersById": 1,

@@ -137,17 +137,20 @@ $$;
 -- A data table's records compressed with lz4 rather than the default pglz: a record's jsonb (2 KB and
 -- more) is compressed as it is stored, and pglz was a quarter of the server's time in a first load; lz4
 -- compresses several times faster and reads back faster, for about the same size. Only rows written from
--- then on are compressed so (no rewrite). A server without lz4 (built without it, or before PostgreSQL 14)
--- keeps pglz: returns whether lz4 is in use.
+-- then on are compressed so (no rewrite). It is only a speed-up, so it never fails its caller: a server
+-- without lz4 (built without it, or before PostgreSQL 14) keeps pglz, and so does a table this role does
+-- not own or that stays locked past a second (the change takes an exclusive lock, which must not queue
+-- a dashboard's reads behind a long query; the next init-db tries again). Returns whether lz4 is in use.
 CREATE OR REPLACE FUNCTION api_sync_compress_with_lz4(p_name text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT SET lock_timeout = '1s' AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_attribute
                    WHERE attrelid = to_regclass(quote_ident(p_name)) AND attname = 'data' AND attcompression = 'l') THEN
         EXECUTE format('ALTER TABLE %I ALTER COLUMN data SET COMPRESSION lz4', p_name);
     END IF;
     RETURN true;
-EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR syntax_error OR undefined_column THEN
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR syntax_error OR undefined_column
+               OR insufficient_privilege OR lock_not_available THEN
     RETURN false;
 END
 $$;
