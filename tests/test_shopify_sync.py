@@ -166,7 +166,7 @@ def test_without_read_all_orders_the_60_days_shopify_shows_are_stored_and_the_re
         assert result.success, result.error_message
         orders = result.data_types_synced()["orders"]
         assert orders["new"] == len(recent) and orders["audit"]["platform"] == len(recent)
-        assert "read_all_orders" in orders["note"] and "60 days" in orders["note"] and token not in orders["note"]
+        assert "read_all_orders" in orders["note"] and "60 days" in orders["note"] and "***" not in orders["note"]
         assert all("note" not in entry for name, entry in result.data_types_synced().items() if name != "orders")
         stored = query(settings, f'SELECT external_id FROM "{data_table(client_id)}" WHERE data_type = \'orders\'')
         assert {row[0] for row in stored} == recent

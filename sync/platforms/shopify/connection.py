@@ -53,9 +53,10 @@ class ShopifyConnection:
     def limits(self) -> dict[str, str]:
         """Without read_all_orders Shopify shows an app only the orders of the last 60 days, with no error."""
         if "read_orders" in self.scopes and "read_all_orders" not in self.scopes:
-            return {"orders": f"Shopify shows this app only the orders of the last 60 days of {self.shop}: older ones "
-                              "are neither read nor counted until the app is granted the read_all_orders access "
-                              "scope (then run `python -m sync reset-cursor` for orders to read them)"}
+            # (The shop is not named: the engine redacts the secrets' values, the domain among them.)
+            return {"orders": "Shopify shows this app only the orders of the last 60 days: older ones are neither "
+                              "read nor counted until the app is granted the read_all_orders access scope (then "
+                              "run `python -m sync reset-cursor --data-type orders` to read them)"}
         return {}
 
     def prepare(self, requests: Sequence[StreamRequest]) -> Iterator[str]:
