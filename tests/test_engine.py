@@ -251,3 +251,27 @@ def test_abandoned_runs_are_closed_but_live_ones_are_not(settings):
     store.close()
     assert closed == 1
     assert statuses == {dead: "failed", alive: "running", young: "running"}
+
+
+def test_pages_larger_than_one_statement_store_every_row_once(settings):
+    # The SQLite store writes a page in statements of ROWS_PER_STATEMENT rows: full ones and a remainder,
+    # new and changed rows mixed, must all land exactly once, whatever the store.
+    from sync.store.sqlite import ROWS_PER_STATEMENT
+
+    size = ROWS_PER_STATEMENT * 2 + 37
+    shop = FakeShop.generate(orders=size * 2 + 11, products=0, page_size=size)
+    client, _ = add(settings, domain="big-pages.myshopify.com")
+    shops = {"big-pages.myshopify.com": shop}
+    first = engine(settings, shops).run(RunParams())
+    assert first.results[0].streams["orders"].new == size * 2 + 11
+
+    changed = [str(i) for i in range(1, size * 2 + 12, 3)]
+    for external_id in changed:
+        shop.put("orders", external_id, {"title": f"changed {external_id}", "qty": -1})
+    for i in range(30):
+        shop.put("orders", f"new-{i}", {"title": f"new {i}", "qty": i})
+    second = engine(settings, shops).run(RunParams(force=True)).results[0].streams["orders"]
+    assert (second.new, second.updated) == (30, len(changed))  # one page of 192: a full statement and a part
+    stored = {row[2]: row[3] for row in data_rows(settings, client)}
+    assert len(stored) == size * 2 + 11 + 30
+    assert stored == {i: record for i, record in shop.records["orders"].items()}
