@@ -108,8 +108,11 @@ class SqliteConnector:
                 cur = self.conn.execute(statement, bound)
         return cur
 
-    def many(self, name: str, values: Sequence[Sequence[Any]], parts: Mapping[str, str]) -> None:
-        """`name` over many rows, ROWS_PER_STATEMENT rows a statement (its `{rows}` part).
+    def many(self, name: str, values: Sequence[Any], parts: Mapping[str, str]) -> None:
+        self.conn.executemany(self._text(name, {}, parts), values)
+
+    def many_rows(self, name: str, values: Sequence[Sequence[Any]], parts: Mapping[str, str]) -> None:
+        """`name` over many rows, ROWS_PER_STATEMENT rows a statement (its `{rows}` part): the page write.
 
         Not executemany: it steps SQLite once a row, releasing the GIL and taking it back each time, and
         while the staging thread serializes the next page each take-back waits for it; a page of 250 then
@@ -175,7 +178,7 @@ class SqlitePageTransaction:
         # stored a "new" row meanwhile (and the lease is checked in this transaction).
         stamp, fixed = timeutil.fixed(now), timeutil.fixed
         credential, platform, data_type = self.scope.credential_id, self.scope.platform, self.scope.data_type
-        self._db.many("upsert_rows", [
+        self._db.many_rows("upsert_rows", [
             (credential, platform, data_type, r.external_id, r.data_json, r.record_hash,
              fixed(r.source_updated_at) if r.source_updated_at else None, stamp, stamp)
             for part in (new, changed) for r in part
