@@ -274,4 +274,4 @@ def test_pages_larger_than_one_statement_store_every_row_once(settings):
     assert (second.new, second.updated) == (30, len(changed))  # one page of 192: a full statement and a part
     stored = {row[2]: row[3] for row in data_rows(settings, client)}
     assert len(stored) == size * 2 + 11 + 30
-    assert stored == {i: record for i, record in shop.records["orders"].items()}
+    assert stored == shop.records["orders"]

@@ -161,8 +161,8 @@ WHERE credential_id = :credential_id AND data_type = :data_type
   AND external_id IN (SELECT value FROM json_each(:external_ids))
 
 -- upsert_rows --
--- New and changed rows alike, {rows} of `(?, ?, ?, ?, ?, ?, ?, ?, ?)` a statement (sqlite.py says why); an
--- unchanged hash is not written, unless the row was marked deleted: a record that comes back is live again.
+-- New and changed rows alike, up to ROWS_PER_STATEMENT rows of nine values a statement (sqlite.py says why);
+-- an unchanged hash is not written, unless the row was marked deleted: a record that comes back is live again.
 INSERT INTO {table} (credential_id, platform_type, data_type, external_id, data, record_hash,
                      source_updated_at, first_synced_at, last_synced_at)
 VALUES {rows}
